@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Report one node's cluster state as JSON (standard library only; runs on the managed host).
+
+Used by playbooks/status.yml. Every probe is read-only and bounded by a short timeout; a
+service that is absent or down is reported as such, never as an error of this script.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import socket
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+
+TIMEOUT = 3.0
+
+
+def unit_state(unit: str) -> dict:
+    """ActiveState, SubState and restart count of a systemd unit ('absent' if unknown)."""
+    out = subprocess.run(
+        ["systemctl", "show", unit, "-p", "LoadState,ActiveState,SubState,NRestarts,WatchdogUSec"],
+        capture_output=True, text=True, check=False).stdout
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if props.get("LoadState") in (None, "not-found"):
+        return {"state": "absent"}
+    return {"state": props.get("ActiveState", "unknown"), "sub": props.get("SubState", ""),
+            "restarts": int(props.get("NRestarts", "0") or 0),
+            "watchdog": props.get("WatchdogUSec", "0") not in ("0", "infinity", "")}
+
+
+def four_letter(host: str, port: int, word: str) -> str | None:
+    """Send a ZooKeeper four-letter word; None when nothing answers."""
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+            sock.sendall(word.encode())
+            chunks = []
+            while chunk := sock.recv(4096):
+                chunks.append(chunk)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return None
+
+
+def zk_state(host: str, port: int) -> dict:
+    reply = four_letter(host, port, "srvr")
+    if reply is None:
+        return {"mode": "down"}
+    fields = dict(line.split(": ", 1) for line in reply.splitlines() if ": " in line)
+    return {"mode": fields.get("Mode", "not serving"), "version": fields.get("Zookeeper version", "").split(",")[0],
+            "zxid": fields.get("Zxid", "")}
+
+
+def http_get(url: str, auth: tuple[str, str] | None, ca_file: str | None) -> tuple[int, dict, dict]:
+    """GET url without following redirects; returns (status, headers, JSON body or {})."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # noqa: D102 - keep 307s visible
+            return None
+
+    context = ssl.create_default_context(cafile=ca_file) if url.startswith("https") else None
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
+    request = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with opener.open(request, timeout=TIMEOUT) as response:
+            body = response.read()
+            return response.status, dict(response.headers), json.loads(body) if body.strip() else {}
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers or {}), {}
+    except (OSError, ValueError):
+        return 0, {}, {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--zk", help="host:port of the local ZooKeeper member")
+    parser.add_argument("--master", help="base URL of the local Mesos master")
+    parser.add_argument("--agent", help="base URL of the local Mesos agent")
+    parser.add_argument("--credentials", help="JSON file {principal, secret} for HTTP Basic auth")
+    parser.add_argument("--ca-file")
+    args = parser.parse_args()
+
+    auth = None
+    if args.credentials:
+        with open(args.credentials, encoding="utf-8") as handle:
+            cred = json.load(handle)
+        auth = (cred["principal"], cred["secret"])
+
+    report: dict = {"system": subprocess.run(["systemctl", "is-system-running"], capture_output=True,
+                                             text=True, check=False).stdout.strip()}
+    if args.zk:
+        host, port = args.zk.rsplit(":", 1)
+        report["zookeeper"] = {**zk_state(host, int(port)), "unit": unit_state("zookeeper.service")}
+    if args.master:
+        status, headers, metrics = http_get(f"{args.master}/metrics/snapshot", auth, args.ca_file)
+        redirect, rheaders, _ = http_get(f"{args.master}/redirect", None, args.ca_file)
+        report["mesos_master"] = {
+            "http": status, "elected": int(metrics.get("master/elected", 0)),
+            "leader": rheaders.get("Location", "").lstrip("/") if redirect == 307 else None,
+            "agents_active": int(metrics.get("master/slaves_active", 0)),
+            "recovered": int(metrics.get("registrar/log/recovered", 0)),
+            "unit": unit_state("mesos-master.service")}
+    if args.agent:
+        status, _, metrics = http_get(f"{args.agent}/metrics/snapshot", auth, args.ca_file)
+        _, _, state = http_get(f"{args.agent}/state", auth, args.ca_file)
+        report["mesos_agent"] = {
+            "http": status, "registered": int(metrics.get("slave/registered", 0)),
+            "id": state.get("id", ""), "version": state.get("version", ""),
+            "unit": unit_state("mesos-agent.service")}
+    print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

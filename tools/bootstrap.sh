@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Prepare this machine for the sandbox and the tests, idempotently:
+#   1. host packages (Debian/Ubuntu, as root): docker.io, debootstrap, and what the unit tests
+#      of the Mesos double need (a real ZooKeeper and a JRE);
+#   2. a Docker engine that answers (started in the background when systemd is not PID 1);
+#   3. a virtualenv with the pinned Python requirements (reinstalled when requirements.txt changes);
+#   4. the systemd base image, built locally and cached by the hash of its recipe.
+# Nothing is downloaded except from the distribution's and PyPI's package registries.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${MESOS_HA_VENV:-$repo/.venv}
+dockerd_log=${MESOS_HA_DOCKERD_LOG:-/var/log/mesos-ha-dockerd.log}
+host_packages=(docker.io debootstrap zookeeper default-jre-headless)
+
+say() { printf 'bootstrap: %s\n' "$*"; }
+die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
+
+install_host_packages() {
+  local missing=() p
+  for p in "${host_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    die "missing packages: ${missing[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again."
+  fi
+  say "installing host packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+  docker_answers && return 0
+  command -v dockerd >/dev/null || die "no Docker engine answers and dockerd is not installed (apt-get install docker.io)."
+  [ "$(id -u)" -eq 0 ] || die "no Docker engine answers; start it (sudo systemctl start docker) and run again."
+  if [ -d /run/systemd/system ]; then
+    say "starting docker.service"
+    systemctl start docker
+  else
+    # systemd is not PID 1 here (a container or a CI sandbox): run the engine ourselves.
+    say "starting dockerd in the background (log: $dockerd_log)"
+    nohup dockerd >"$dockerd_log" 2>&1 &
+  fi
+  local i
+  for i in $(seq 1 60); do
+    docker_answers && { say "Docker engine is up after ${i}s"; return 0; }
+    sleep 1
+  done
+  tail -n 20 "$dockerd_log" >&2 || true
+  die "the Docker engine did not answer within 60s (see $dockerd_log)."
+}
+
+ensure_venv() {
+  local stamp="$venv/.requirements.sha256" want
+  want=$(sha256sum "$repo/requirements.txt" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  say "creating the virtualenv in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/requirements.txt"
+  echo "$want" >"$stamp"
+}
+
+main() {
+  local start=$SECONDS
+  if command -v apt-get >/dev/null; then install_host_packages; fi
+  ensure_docker
+  ensure_venv
+  bash "$repo/tools/image/build.sh"
+  mkdir -p /var/cache/mesos-ha/apt-archives/partial
+  say "ready in $((SECONDS - start))s"
+}
+
+main "$@"
