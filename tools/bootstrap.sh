@@ -12,6 +12,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${MESOS_HA_VENV:-$repo/.venv}
 dockerd_log=${MESOS_HA_DOCKERD_LOG:-/var/log/mesos-ha-dockerd.log}
 host_packages=(docker.io debootstrap zookeeper default-jre-headless)
+# Versions of the Mesos double to build: the current one and an upgrade target.
+MESOS_HA_DOUBLE_VERSIONS=${MESOS_HA_DOUBLE_VERSIONS:-"1.11.0-0.double1 1.11.0-0.double2"}
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -61,8 +63,21 @@ ensure_venv() {
   fi
   say "creating the virtualenv in $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/requirements.txt"
+  if ! "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/requirements.txt" >"$venv/pip.log" 2>&1; then
+    tail -n 30 "$venv/pip.log" >&2
+    die "pip could not install requirements.txt (full log: $venv/pip.log)."
+  fi
   echo "$want" >"$stamp"
+}
+
+# The sandbox and the tests install Mesos through the roles' package_file method, from a
+# protocol double built here (tests/mesos_double); see README "Mesos in the tests".
+build_test_packages() {
+  local out="$repo/.cache/packages" version
+  for version in $MESOS_HA_DOUBLE_VERSIONS; do
+    bash "$repo/tests/mesos_double/build-deb.sh" --version "$version" --out "$out" >/dev/null \
+      || die "could not build the Mesos double package $version"
+  done
 }
 
 main() {
@@ -71,7 +86,7 @@ main() {
   ensure_docker
   ensure_venv
   bash "$repo/tools/image/build.sh"
-  mkdir -p /var/cache/mesos-ha/apt-archives/partial
+  build_test_packages
   say "ready in $((SECONDS - start))s"
 }
 

@@ -11,7 +11,7 @@ security_mirror=${MESOS_HA_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-
 suite=bookworm
 
 # The key covers everything that shapes the image, including this script and the mirrors.
-key=$(cat "$here/build.sh" "$here/packages.txt" "$here/setup-rootfs.sh" \
+key=$(cat "$here/build.sh" "$here/packages.txt" "$here/cache-packages.txt" "$here/setup-rootfs.sh" \
       <(echo "$mirror $security_mirror $suite") | sha256sum | cut -c1-12)
 tag="$repo_name:$key"
 
@@ -38,6 +38,7 @@ if ! debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mi
   exit 1
 fi
 MIRROR="$mirror" SECURITY_MIRROR="$security_mirror" SUITE="$suite" \
+  CACHE_PACKAGES=$(grep -vE '^\s*(#|$)' "$here/cache-packages.txt" | paste -sd' ' -) \
   bash "$here/setup-rootfs.sh" "$rootfs"
 
 tar --numeric-owner -C "$rootfs" -c . | docker import - "$repo_name:rootfs-$key" >/dev/null
@@ -45,7 +46,11 @@ tar --numeric-owner -C "$rootfs" -c . | docker import - "$repo_name:rootfs-$key"
 # is set by a one-layer local build; it needs no registry because the base is local.
 printf '%s\n' "FROM $repo_name:rootfs-$key" 'ENV container=docker' \
   'STOPSIGNAL SIGRTMIN+3' 'CMD ["/lib/systemd/systemd"]' \
-  | DOCKER_BUILDKIT=0 docker build -q -t "$tag" - >/dev/null
+  | DOCKER_BUILDKIT=0 docker build -q -t "$tag" - >"$workdir/build.log" 2>&1 \
+  || { cat "$workdir/build.log" >&2; exit 1; }
 docker rmi "$repo_name:rootfs-$key" >/dev/null
 docker tag "$tag" "$repo_name:current"
+# Older recipes' images are dead weight; one still used by a container stays until it is gone.
+docker images --format '{{.Repository}}:{{.Tag}}' "$repo_name" | grep -vE ":($key|current)\$" \
+  | xargs -r docker rmi >/dev/null 2>&1 || true
 echo "image: built $tag in $(( $(date +%s) - start ))s"

@@ -31,11 +31,17 @@ done
 : > "$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id"
 # Keep the package lists so roles can install without a fresh `apt-get update`.
-rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/tmp/"* 
+rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/tmp/"*
 
 # Fetch the lists of all three suites now (debootstrap only knows the base suite), so the
 # first package install in a fresh container is quick and sees security updates.
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 chroot "$rootfs" apt-get update -qq
+# Pre-download (not install) what the roles will install on test hosts, so converges do not
+# download the same packages once per container. The roles still install them themselves.
+if [ -n "${CACHE_PACKAGES:-}" ]; then
+  # shellcheck disable=SC2086 # the list is one word per package on purpose
+  chroot "$rootfs" apt-get install -qq --download-only -y $CACHE_PACKAGES >/dev/null
+fi
 rm -rf "$rootfs/var/cache/apt/"*.bin
 : > "$rootfs/etc/resolv.conf"
