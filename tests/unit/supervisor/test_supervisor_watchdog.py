@@ -242,8 +242,10 @@ def test_interval_is_derived_from_watchdog_usec(supervise, notify: NotifyReceive
     time.sleep(1.2)
     pings = [t for t in notify.times("WATCHDOG=1") if t > ready_at]
     gaps = [b - a for a, b in zip(pings, pings[1:])]
-    assert len(gaps) >= 3 and abs(statistics.median(gaps) - 0.3) < 0.06, gaps
-    assert max(gaps) < 0.3 + 0.1 + 0.05, gaps
+    # The cadence follows WATCHDOG_USEC/2 (0.3 s), not --interval (5 s); the tolerance is for
+    # a loaded CI machine.
+    assert len(gaps) >= 3 and abs(statistics.median(gaps) - 0.3) < 0.08, gaps
+    assert max(gaps) < 0.3 + 0.3, gaps
     assert "probing every 0.3s" in run.stderr
 
 
