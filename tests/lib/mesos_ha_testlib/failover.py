@@ -226,10 +226,8 @@ class Drill:
             samples = observer.stop()
         if "inject" not in marks:
             raise AssertionError(f"{fault}: injection failed: {errors}")
-        result = engine.analyze(self.cluster, plan, samples, self.timing, marks, final, units, registry, self.scale)
-        if errors:
-            result["invariants"].append({"name": "drill steps completed", "ok": False, "detail": "; ".join(errors)})
-            result["ok"] = False
+        result = engine.analyze(self.cluster, plan, samples, self.timing, marks, final, units, registry, self.scale,
+                                errors)
         result["plan"] = {k: plan[k] for k in ("inject", "hold", "restore") if k in plan}
         result["marks"] = marks
         engine.dump_json(self.report_dir / f"result-{fault}.json", result)

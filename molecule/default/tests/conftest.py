@@ -1,0 +1,78 @@
+"""Fixtures for the default scenario's behavioural tests (run by verify.yml on the controller).
+
+Hosts are found through Molecule's inventory and docker inspect; all traffic goes to the
+scenario's own containers. Test files run in name order: read-only cluster checks
+(test_10_*), then bad-input runs that must change nothing (test_20_*); destructive files
+(failover, ...) can be appended as test_30_* and later.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).resolve().parents[3])
+sys.path.insert(0, str(PROJECT / "tests" / "lib"))
+
+from mesos_ha_testlib import mesos  # noqa: E402  (path set up above)
+
+SCENARIO = mesos.scenario_name()
+
+
+def _role_defaults(role: str) -> dict[str, Any]:
+    return yaml.safe_load((PROJECT / "roles" / role / "defaults" / "main.yml").read_text(encoding="utf-8")) or {}
+
+
+def _group_vars() -> dict[str, Any]:
+    """The scenario's group_vars (all.yml, then the Mesos groups'), as plain YAML values."""
+    directory = mesos.inventory_file().parent / "group_vars"
+    merged: dict[str, Any] = {}
+    for name in ("all", "mesos_masters", "mesos_agents"):
+        for candidate in (directory / f"{name}.yml", directory / name / "main.yml"):
+            if candidate.is_file():
+                merged.update(yaml.safe_load(candidate.read_text(encoding="utf-8")) or {})
+    return merged
+
+
+@pytest.fixture(scope="session")
+def settings() -> dict[str, Any]:
+    """The role defaults overlaid with the scenario's group_vars: the values the flags must show."""
+    merged: dict[str, Any] = {}
+    for role in ("mesos_common", "mesos_master", "mesos_agent"):
+        merged.update(_role_defaults(role))
+    merged.update(_group_vars())
+    return merged
+
+
+@pytest.fixture(scope="session")
+def masters() -> list[mesos.Host]:
+    """The three masters (node1..node3) with their container addresses."""
+    found = mesos.group_hosts("mesos_masters")
+    assert [h.name for h in found] == ["node1", "node2", "node3"], f"unexpected masters: {found}"
+    return found
+
+
+@pytest.fixture(scope="session")
+def agents() -> list[mesos.Host]:
+    """The two agents (agent1, agent2) with their container addresses."""
+    found = mesos.group_hosts("mesos_agents")
+    assert [h.name for h in found] == ["agent1", "agent2"], f"unexpected agents: {found}"
+    return found
+
+
+@pytest.fixture(scope="session")
+def zk_addresses() -> list[str]:
+    """Addresses of the ZooKeeper members (the control nodes)."""
+    found = mesos.group_hosts("zookeeper")
+    assert len(found) == 3, f"expected 3 ZooKeeper members, found {found}"
+    return [h.address for h in found]
+
+
+@pytest.fixture(scope="session")
+def leader(masters: list[mesos.Host]) -> mesos.Leader:
+    """The leading master. Converge already waited for it, so the wait is only a short grace."""
+    return mesos.wait_for_leader(masters, timeout=30)
