@@ -218,9 +218,9 @@ class Drill:
                 marks["recovered"] = final["time"]
             units = self.wait_units_active()
             registry = None
-            if final.get("leader") and final["leader"] != plan["old_leader"] and "inject" in marks:
+            if final.get("leader") and "inject" in marks:
                 registry = self.act(final["leader"], ["registry-log", "--unit", "mesos-master.service",
-                                                      "--since", f"{marks['inject'] - 1:.3f}"])
+                                                      "--since", f"{marks['inject']:.3f}"])
             time.sleep(0.5)
         finally:
             samples = observer.stop()
