@@ -379,20 +379,7 @@ class Agent:
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    process.crash_hook(PROGRAM)
-    flags, warnings = process.load_flags(PROGRAM, flagsmod.AGENT, argv)
-    glog.configure(flags.logging_level, flags.quiet, flags.log_dir, "mesos-agent")
-    process.install_signal_handling()
-    for w in warnings:
-        glog.warning("main.cpp", 293, w)
-    glog.info("main.cpp", 301, "Build: mesos-double %s (protocol double, not Apache Mesos)"
-              % PACKAGE_VERSION)
-    glog.info("main.cpp", 302, "Version: %s" % MESOS_VERSION)
-    process.check_ssl("openssl.cpp")
-    a = Agent(flags)
-    a.validate()
-    a.start()
-    process.wait_forever()
+    process.run_daemon(PROGRAM, flagsmod.AGENT, Agent, argv)
 
 
 if __name__ == "__main__":

@@ -615,20 +615,7 @@ class Master:
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    process.crash_hook(PROGRAM)
-    flags, warnings = process.load_flags(PROGRAM, flagsmod.MASTER, argv)
-    glog.configure(flags.logging_level, flags.quiet, flags.log_dir, PROGRAM)
-    process.install_signal_handling()
-    for w in warnings:
-        glog.warning("main.cpp", 293, w)
-    glog.info("main.cpp", 301, "Build: mesos-double %s (protocol double, not Apache Mesos)"
-              % PACKAGE_VERSION)
-    glog.info("main.cpp", 302, "Version: %s" % MESOS_VERSION)
-    process.check_ssl("openssl.cpp")
-    m = Master(flags)
-    m.validate()
-    m.start()
-    process.wait_forever()
+    process.run_daemon(PROGRAM, flagsmod.MASTER, Master, argv)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import signal
 import sys
 import threading
 
-from . import MESOS_VERSION, flags as flagsmod, glog, net
+from . import MESOS_VERSION, PACKAGE_VERSION, flags as flagsmod, glog, net
 
 
 def load_flags(program, specs, argv):
@@ -78,3 +78,21 @@ def install_signal_handling():
 
 def wait_forever():
     threading.Event().wait()
+
+
+def run_daemon(program, flag_table, daemon_cls, argv):
+    """The shared main() of mesos-master and mesos-agent: flags, logging, signals, SSL, run."""
+    crash_hook(program)
+    flags, warnings = load_flags(program, flag_table, argv)
+    glog.configure(flags.logging_level, flags.quiet, flags.log_dir, program)
+    install_signal_handling()
+    for w in warnings:
+        glog.warning("main.cpp", 293, w)
+    glog.info("main.cpp", 301, "Build: mesos-double %s (protocol double, not Apache Mesos)"
+              % PACKAGE_VERSION)
+    glog.info("main.cpp", 302, "Version: %s" % MESOS_VERSION)
+    check_ssl("openssl.cpp")
+    daemon = daemon_cls(flags)
+    daemon.validate()
+    daemon.start()
+    wait_forever()
