@@ -80,8 +80,22 @@ build_test_packages() {
   done
 }
 
+# The sandbox and the scenarios need real secrets (the roles refuse empty or default-looking
+# ones). They are made once per clone, outside git, and read by inventories/sandbox/group_vars;
+# made here, before any play runs, so parallel forks can never generate two different values.
+sandbox_secrets=(zookeeper_quorum zookeeper_super mesos_zk mesos_agent mesos_operator)
+ensure_sandbox_secrets() {
+  local dir="$repo/.cache/secrets" name
+  install -d -m 0700 "$dir"
+  for name in "${sandbox_secrets[@]}"; do
+    [ -s "$dir/$name" ] && continue
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24), end="")' >"$dir/$name")
+  done
+}
+
 main() {
   local start=$SECONDS
+  ensure_sandbox_secrets
   if command -v apt-get >/dev/null; then install_host_packages; fi
   ensure_docker
   ensure_venv

@@ -9,7 +9,7 @@ venv=${MESOS_HA_VENV:-$repo/.venv}
 inventory=inventories/sandbox/hosts.yml
 
 bash tools/bootstrap.sh
-export PATH="$venv/bin:$PATH" ANSIBLE_CONFIG="$repo/ansible.cfg"
+export PATH="$venv/bin:$PATH" ANSIBLE_CONFIG="$repo/ansible.cfg" MESOS_HA_CACHE="$repo/.cache"
 
 # Recreated containers get new addresses: drop their cached facts so no play uses stale ones.
 forget_facts() { rm -rf "$repo/.cache/ansible-facts"; }
