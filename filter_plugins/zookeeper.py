@@ -7,6 +7,9 @@ asserts on that list before any host is changed.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any, Iterable, Mapping
 
 DOCUMENTATION = """
@@ -21,6 +24,12 @@ description:
   - zookeeper_failover_bound_ms - worst-case time until a new leader serves (ms).
   - zookeeper_parse_myid - the integer in a myid file's content, or None.
   - zookeeper_restart_order - members to restart, followers first and the leader last.
+  - zookeeper_digest - the digest-scheme id C(user:base64(sha1(user:password))) for ACLs and superDigest.
+  - zookeeper_protected_path_errors - messages for a malformed zookeeper_protected_paths list.
+  - zookeeper_acl_paths - the protected paths as [{path, digest}] for the ACL tool.
+  - zookeeper_parse_security - the quorum security settings found in a (running) member's zoo.cfg.
+  - zookeeper_security_phase - the quorum SASL/TLS settings to render now, stepping a running
+    ensemble through the migration phases that keep its quorum.
 """
 
 MIN_ID = 1
@@ -179,6 +188,122 @@ def zookeeper_restart_order(hosts: Iterable[str], modes: Mapping[str, str]) -> l
     return [h for h in hosts if h not in leaders] + leaders
 
 
+def zookeeper_digest(username: str, password: str) -> str:
+    """The digest-scheme id ZooKeeper stores for user:password: ``user:base64(sha1(user:password))``.
+
+    Used for ACL entries (``digest:<id>:cdrwa``) and for
+    ``zookeeper.DigestAuthenticationProvider.superDigest`` (user ``super``).
+    """
+    if not isinstance(username, str) or not username or ":" in username:
+        raise ValueError("zookeeper_digest: the user name must be a non-empty string without ':'")
+    if not isinstance(password, str) or not password:
+        raise ValueError(f"zookeeper_digest: the password of {username} is empty")
+    digest = hashlib.sha1(f"{username}:{password}".encode("utf-8")).digest()  # noqa: S324 (ZooKeeper's scheme)
+    return f"{username}:{base64.b64encode(digest).decode('ascii')}"
+
+
+_ZNODE_PATH = re.compile(r"^(/[^/\x00]+)+$")
+
+
+def zookeeper_protected_path_errors(paths: Any) -> list[str]:
+    """Messages for a zookeeper_protected_paths value that cannot work (never echoing passwords).
+    Password quality is checked separately (mesos_ha_secret_problems)."""
+    if not isinstance(paths, list):
+        return [f"zookeeper_protected_paths must be a list of {{path, username, password}}, got {type(paths).__name__}"]
+    errors: list[str] = []
+    seen: set[str] = set()
+    passwords: dict[str, Any] = {}
+    for index, item in enumerate(paths):
+        where = f"zookeeper_protected_paths[{index}]"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where} must be a dict with path, username and password")
+            continue
+        missing = [key for key in ("path", "username", "password") if key not in item]
+        if missing:
+            errors.append(f"{where} lacks {', '.join(missing)}")
+            continue
+        path = item["path"]
+        if not isinstance(path, str) or not _ZNODE_PATH.match(path) or path.startswith("/zookeeper"):
+            errors.append(f"{where}.path {path!r} must be an absolute znode path without a trailing '/', "
+                          f"outside /zookeeper (e.g. /mesos)")
+        elif path in seen:
+            errors.append(f"{where}.path {path} is listed twice")
+        seen.add(str(path))
+        username = item["username"]
+        if not isinstance(username, str) or not re.match(r"^[A-Za-z0-9_.-]+$", username) or username == "super":
+            errors.append(f"{where}.username {username!r} must be letters, digits, '_', '.' or '-' "
+                          f"(no ':'), and not 'super'")
+        elif passwords.setdefault(username, item["password"]) != item["password"]:
+            errors.append(f"{where}: user {username} is listed with two different passwords")
+    return errors
+
+
+def zookeeper_acl_paths(paths: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
+    """zookeeper_protected_paths as the ACL tool's request: [{path, digest}] (no plaintext password)."""
+    return [{"path": item["path"], "digest": zookeeper_digest(item["username"], item["password"])}
+            for item in paths]
+
+
+_SECURITY_KEYS = {
+    "quorum.auth.enableSasl": "sasl",
+    "quorum.auth.learnerRequireSasl": "sasl_learner_required",
+    "quorum.auth.serverRequireSasl": "sasl_server_required",
+    "sslQuorum": "ssl",
+    "portUnification": "unification",
+}
+
+
+def zookeeper_parse_security(text: str) -> dict[str, bool]:
+    """The quorum security settings in a zoo.cfg's text (absent keys are ZooKeeper's default, false)."""
+    found = {name: False for name in _SECURITY_KEYS.values()}
+    for raw in (text or "").splitlines():
+        key, sep, value = raw.strip().partition("=")
+        if sep and key.strip() in _SECURITY_KEYS:
+            found[_SECURITY_KEYS[key.strip()]] = value.strip().lower() == "true"
+    return found
+
+
+def zookeeper_security_phase(running: Iterable[Mapping[str, bool]], auth_enabled: bool,
+                             auth_required: bool, tls_enabled: bool) -> dict[str, bool]:
+    """The quorum security settings to render in this run.
+
+    ``running`` holds zookeeper_parse_security() of every member that is running now (empty for
+    a fresh ensemble, which starts with the target settings at once). A running ensemble is
+    stepped through settings under which restarted and not-yet-restarted members still form a
+    quorum, one step per run (each step is one rolling restart):
+
+    * SASL on: enableSasl with the Require flags off while any running member has no SASL, then
+      the Require flags. SASL off: the Require flags off first, then enableSasl off.
+    * TLS (sslQuorum) on or off: portUnification on (members accept TLS and plain), then
+      sslQuorum switched with portUnification still on, then portUnification off.
+
+    ``final`` is false while a further run is needed to reach the target.
+    """
+    running = list(running)
+    if not running:
+        return {"sasl": auth_enabled, "sasl_required": auth_enabled and auth_required,
+                "ssl": tls_enabled, "unification": False, "final": True}
+    if auth_enabled:
+        sasl = True
+        sasl_required = auth_required and all(m.get("sasl") for m in running)
+    else:
+        still_required = any(m.get("sasl_learner_required") or m.get("sasl_server_required") for m in running)
+        sasl = still_required
+        sasl_required = False
+    ssl_now = {bool(m.get("ssl")) for m in running}
+    if ssl_now == {tls_enabled}:
+        ssl, unification = tls_enabled, False
+    elif all(m.get("unification") for m in running):
+        ssl, unification = tls_enabled, True
+    else:
+        ssl, unification = (not tls_enabled) if len(ssl_now) == 1 else tls_enabled, True
+    target = {"sasl": auth_enabled, "sasl_required": auth_enabled and auth_required,
+              "ssl": tls_enabled, "unification": False}
+    phase = {"sasl": sasl, "sasl_required": sasl_required, "ssl": ssl, "unification": unification}
+    phase["final"] = phase == target
+    return phase
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -192,4 +317,9 @@ class FilterModule:
             "zookeeper_failover_bound_ms": zookeeper_failover_bound_ms,
             "zookeeper_parse_myid": zookeeper_parse_myid,
             "zookeeper_restart_order": zookeeper_restart_order,
+            "zookeeper_digest": zookeeper_digest,
+            "zookeeper_protected_path_errors": zookeeper_protected_path_errors,
+            "zookeeper_acl_paths": zookeeper_acl_paths,
+            "zookeeper_parse_security": zookeeper_parse_security,
+            "zookeeper_security_phase": zookeeper_security_phase,
         }

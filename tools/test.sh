@@ -35,11 +35,12 @@ run_stage() {  # run_stage NAME COMMAND...
 
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
 
-# Scenario order: the smaller ones first, so a broken basic piece fails fast.
+# Scenario order: the smaller ones first, so a broken basic piece fails fast; day2 (the
+# runbooks) builds on what default proves, so it runs after it.
 ordered_scenarios() {
   local s
-  for s in zookeeper default; do [ -f "molecule/$s/molecule.yml" ] && echo "$s"; done
-  scenarios | grep -vxE 'zookeeper|default'
+  for s in zookeeper default day2; do [ -f "molecule/$s/molecule.yml" ] && echo "$s"; done
+  scenarios | grep -vxE 'zookeeper|default|day2'
 }
 
 stage_syntax() {

@@ -21,14 +21,39 @@ TIMEOUT = 3.0
 def unit_state(unit: str) -> dict:
     """ActiveState, SubState and restart count of a systemd unit ('absent' if unknown)."""
     out = subprocess.run(
-        ["systemctl", "show", unit, "-p", "LoadState,ActiveState,SubState,NRestarts,WatchdogUSec"],
+        ["systemctl", "show", unit, "-p",
+         "LoadState,ActiveState,SubState,NRestarts,WatchdogUSec,ActiveEnterTimestamp,MainPID"],
         capture_output=True, text=True, check=False).stdout
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     if props.get("LoadState") in (None, "not-found"):
         return {"state": "absent"}
     return {"state": props.get("ActiveState", "unknown"), "sub": props.get("SubState", ""),
             "restarts": int(props.get("NRestarts", "0") or 0),
-            "watchdog": props.get("WatchdogUSec", "0") not in ("0", "infinity", "")}
+            "watchdog": props.get("WatchdogUSec", "0") not in ("0", "infinity", ""),
+            "watchdog_usec": props.get("WatchdogUSec", ""),
+            "since": props.get("ActiveEnterTimestamp", ""), "pid": int(props.get("MainPID", "0") or 0)}
+
+
+def package_version(name: str) -> str:
+    """The installed version of a Debian/RPM package ('' when it is not installed)."""
+    for argv in (["dpkg-query", "-W", "-f", "${Version}", name], ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", name]):
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=TIMEOUT)
+        except OSError:
+            continue
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return ""
+
+
+def running_version(base_url: str, ca_file: str | None) -> str:
+    """The running daemon's version from /version (no authentication needed); '' without an answer.
+    The Mesos double adds its package version, shown as 'version (package)'."""
+    status, _, body = http_get(f"{base_url}/version", None, ca_file)
+    if status != 200:
+        return ""
+    package = body.get("mesos_double_package_version")
+    return f"{body.get('version', '')} ({package})" if package else str(body.get("version", ""))
 
 
 def four_letter(host: str, port: int, word: str) -> str | None:
@@ -59,7 +84,10 @@ def http_get(url: str, auth: tuple[str, str] | None, ca_file: str | None) -> tup
         def redirect_request(self, *args, **kwargs):  # noqa: D102 - keep 307s visible
             return None
 
-    context = ssl.create_default_context(cafile=ca_file) if url.startswith("https") else None
+    try:
+        context = ssl.create_default_context(cafile=ca_file) if url.startswith("https") else None
+    except OSError:  # the CA is not deployed (yet): report "no answer" rather than crash
+        return 0, {}, {}
     opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
     request = urllib.request.Request(url)
     if auth:
@@ -82,13 +110,17 @@ def main() -> None:
     parser.add_argument("--agent", help="base URL of the local Mesos agent")
     parser.add_argument("--credentials", help="JSON file {principal, secret} for HTTP Basic auth")
     parser.add_argument("--ca-file")
+    parser.add_argument("--package", help="Mesos package name: report its installed version")
     args = parser.parse_args()
 
     auth = None
     if args.credentials:
-        with open(args.credentials, encoding="utf-8") as handle:
-            cred = json.load(handle)
-        auth = (cred["principal"], cred["secret"])
+        try:
+            with open(args.credentials, encoding="utf-8") as handle:
+                cred = json.load(handle)
+            auth = (cred["principal"], cred["secret"])
+        except (OSError, ValueError, KeyError):
+            auth = None  # not deployed (yet): the Mesos probes then show the refusal (HTTP 401)
 
     report: dict = {"system": subprocess.run(["systemctl", "is-system-running"], capture_output=True,
                                              text=True, check=False).stdout.strip()}
@@ -103,14 +135,17 @@ def main() -> None:
             "leader": rheaders.get("Location", "").lstrip("/") if redirect == 307 else None,
             "agents_active": int(metrics.get("master/slaves_active", 0)),
             "recovered": int(metrics.get("registrar/log/recovered", 0)),
+            "version": running_version(args.master, args.ca_file),
             "unit": unit_state("mesos-master.service")}
     if args.agent:
         status, _, metrics = http_get(f"{args.agent}/metrics/snapshot", auth, args.ca_file)
         _, _, state = http_get(f"{args.agent}/state", auth, args.ca_file)
         report["mesos_agent"] = {
             "http": status, "registered": int(metrics.get("slave/registered", 0)),
-            "id": state.get("id", ""), "version": state.get("version", ""),
+            "id": state.get("id", ""), "version": running_version(args.agent, args.ca_file) or state.get("version", ""),
             "unit": unit_state("mesos-agent.service")}
+    if args.package:
+        report["mesos_package"] = package_version(args.package)
     print(json.dumps(report, sort_keys=True))
 
 

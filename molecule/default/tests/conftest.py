@@ -49,6 +49,23 @@ def settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def mesos_secrets() -> dict[str, str]:
+    """The scenario's Mesos secrets, from $MESOS_HA_CACHE/secrets (tools/bootstrap.sh makes them)."""
+    directory = Path(os.environ.get("MESOS_HA_CACHE") or PROJECT / ".cache") / "secrets"
+    return {name: (directory / name).read_text(encoding="utf-8").strip()
+            for name in ("mesos_zk", "mesos_agent", "mesos_operator") if (directory / name).is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mesos_http(settings: dict[str, Any]) -> mesos.HttpSettings:
+    """Every Mesos request of the session uses https with the cluster CA and the operator's
+    credential when the scenario enables TLS and authentication (the role defaults do)."""
+    http = mesos.settings_from_scenario(settings)
+    mesos.configure_http(http)
+    return http
+
+
+@pytest.fixture(scope="session")
 def masters() -> list[mesos.Host]:
     """The three masters (node1..node3) with their container addresses."""
     found = mesos.group_hosts("mesos_masters")

@@ -7,6 +7,7 @@ WatchdogSec + RestartSec + MARGIN for a hang, RestartSec + MARGIN for a crash.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mesos_ha_testlib import mesos
 
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 MARGIN = 5.0  # docker exec polling, process start-up and a loaded 2-core CI machine
@@ -73,19 +75,26 @@ def wait_active(host: str, name: str, timeout: float = 60) -> None:
     raise AssertionError(f"{host}: {name} did not become active again within {timeout:.0f}s")
 
 
-def agent_state(host: str) -> dict:
+def agent_get(host: str, path: str) -> dict:
+    """GET the agent's endpoint from the controller (https and the operator's credential when
+    the scenario enables them, see conftest); {} without a 200 JSON answer."""
     ip = sh(host, "hostname -I").split()[0]
-    out = sh(host, f"curl -s --max-time 3 http://{ip}:5051/state", check=False)
-    return json.loads(out) if out.startswith("{") else {}
+    try:
+        resp = mesos.http_get(ip, mesos.AGENT_PORT, path, timeout=3)
+        return resp.json() if resp.status == 200 else {}
+    except (OSError, http.client.HTTPException, ValueError):
+        return {}
+
+
+def agent_state(host: str) -> dict:
+    return agent_get(host, "/state")
 
 
 def wait_registered(host: str, timeout: float = 90) -> str:
     """Wait until the agent is registered; return its id."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        ip = sh(host, "hostname -I").split()[0]
-        metrics = sh(host, f"curl -s --max-time 3 http://{ip}:5051/metrics/snapshot", check=False)
-        if metrics.startswith("{") and json.loads(metrics).get("slave/registered") == 1:
+        if agent_get(host, "/metrics/snapshot").get("slave/registered") == 1:
             return agent_state(host).get("id", "")
         time.sleep(1)
     raise AssertionError(f"{host}: the agent did not re-register within {timeout:.0f}s")

@@ -41,3 +41,18 @@ def put(client, path: str, data: bytes) -> None:
     """Create or overwrite a znode (so the tests can run again on the same ensemble)."""
     client.ensure_path(path)
     client.set(path, data)
+
+
+def secret(name: str) -> str:
+    """A per-clone sandbox secret (.cache/secrets/<name>), as the scenario's group_vars read it."""
+    cache = Path(os.environ.get("MESOS_HA_CACHE", PROJECT / ".cache"))
+    return (cache / "secrets" / name).read_text(encoding="utf-8").strip()
+
+
+def converge_playbook(playbook: str, extra_args: list[str], timeout: float = 600):
+    """Run one of the repository's playbooks against the scenario's inventory."""
+    import subprocess
+
+    inventory = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+    argv = ["ansible-playbook", "-i", inventory, str(PROJECT / playbook), *extra_args]
+    return subprocess.run(argv, cwd=PROJECT, capture_output=True, text=True, timeout=timeout, check=False)

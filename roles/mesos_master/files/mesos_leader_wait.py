@@ -92,10 +92,14 @@ def main() -> int:
     parser.add_argument("--scheme", default="http")
     parser.add_argument("--ca-file")
     parser.add_argument("--credentials", help="JSON file {principal, secret} for HTTP Basic auth")
+    parser.add_argument("--client-cert", help="PEM certificate to present (masters requiring client certificates)")
+    parser.add_argument("--client-key", help="PEM key of --client-cert")
     args = parser.parse_args()
 
     leader_names = dict(pair.split("=", 1) if "=" in pair else (pair, pair) for pair in args.masters.split(","))
     context = ssl.create_default_context(cafile=args.ca_file) if args.scheme == "https" else None
+    if context is not None and args.client_cert:
+        context.load_cert_chain(args.client_cert, args.client_key)
     auth = None
     if args.credentials:
         with open(args.credentials, encoding="utf-8") as handle:

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any, Mapping, Sequence
 
 from . import hosts as th
+from . import mesos as tmesos
 
 PROJECT_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).resolve().parents[3])
 ENGINE_PATH = PROJECT_DIR / "playbooks" / "files" / "failover_drill.py"
@@ -245,7 +246,10 @@ def make_drill(masters: Sequence[th.Host], agents: Sequence[th.Host], zookeepers
     """A Drill for the scenario's hosts (testlib Host: name, container, address)."""
     def nodes(hosts: Sequence[th.Host]) -> list[Any]:
         return [engine.Node(h.name, h.address, h.name) for h in hosts]
-    cluster = engine.resolve_hostnames(engine.Cluster(nodes(masters), nodes(agents), nodes(zookeepers)))
+    http = tmesos.http_settings()
+    cluster = engine.resolve_hostnames(engine.Cluster(nodes(masters), nodes(agents), nodes(zookeepers),
+                                                      scheme=http.scheme, ca_file=http.ca_file,
+                                                      credentials=http.credentials))
     containers = {h.name: h.container for h in list(masters) + list(agents) + list(zookeepers)}
     drill = Drill(cluster, containers, bound_scale() if scale is None else scale, report_dir)
     drill.read_timing()

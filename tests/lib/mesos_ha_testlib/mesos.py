@@ -1,7 +1,7 @@
 """Mesos helpers for the scenarios' behavioural tests (pytest, on the controller).
 
 * hosts of a group and their container addresses (``hosts.find_hosts``: inventory + docker inspect);
-* plain HTTP GETs that never follow redirects, ``/metrics/snapshot``, ``/flags``, the leader;
+* HTTP(S) GETs (CA-verified, Basic auth as configured) that never follow redirects, ``/metrics/snapshot``, ``/flags``, the leader;
 * znodes (data and stat) read with kazoo from the scenario's own ZooKeeper members;
 * ``ansible-playbook`` runs against the scenario's hosts (or a temporary inventory of the same
   containers) with the structured ``ansible.posix.json`` report, to tell which task failed and
@@ -12,10 +12,12 @@ Only the scenario's own containers are contacted, always with timeouts; every wa
 """
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 from contextlib import contextmanager
@@ -76,11 +78,74 @@ class HttpResponse:
         return json.loads(self.body.decode("utf-8"))
 
 
-def http_get(address: str, port: int, path: str, timeout: float = 5.0) -> HttpResponse:
-    """GET http://address:port/path once; a 3xx is returned as is (no redirect is followed)."""
-    conn = http.client.HTTPConnection(address, port, timeout=timeout)
+@dataclass(frozen=True)
+class HttpSettings:
+    """How the tests talk to Mesos: scheme, the CA that verifies the servers, Basic credentials."""
+
+    scheme: str = "http"
+    ca_file: str | None = None
+    credentials: tuple[str, str] | None = None
+
+
+_SETTINGS = HttpSettings()
+_CONFIGURED = object()  # sentinel: "use the configured credentials"
+
+
+def configure_http(settings: HttpSettings) -> None:
+    """Set the scheme, CA and credentials every later request uses (conftest does it once)."""
+    global _SETTINGS  # noqa: PLW0603 - one cluster per test session
+    _SETTINGS = settings
+
+
+def http_settings() -> HttpSettings:
+    """The settings configure_http() set (plain http without credentials by default)."""
+    return _SETTINGS
+
+
+def settings_from_scenario(values: Mapping[str, Any], cache: str | Path | None = None) -> HttpSettings:
+    """HttpSettings for a scenario whose role defaults + group_vars are `values`.
+
+    TLS and authentication follow mesos_common_tls_enabled / mesos_common_auth_enabled (on by
+    default). The CA is $MESOS_HA_CA_FILE, or ca.crt of the sandbox pki_ca_dir ($MESOS_HA_CACHE/pki);
+    the operator's secret is $MESOS_HA_CACHE/secrets/mesos_operator (tools/bootstrap.sh makes it).
+    """
+    cache_dir = Path(cache or os.environ.get("MESOS_HA_CACHE") or PROJECT_DIR / ".cache")
+    tls = bool(values.get("mesos_common_tls_enabled", True))
+    auth = bool(values.get("mesos_common_auth_enabled", True))
+    ca_file = os.environ.get("MESOS_HA_CA_FILE") or str(cache_dir / "pki" / "ca.crt")
+    credentials = None
+    if auth:
+        secret = (cache_dir / "secrets" / "mesos_operator").read_text(encoding="utf-8").strip()
+        credentials = (str(values.get("mesos_common_operator_principal", "mesos-ops")), secret)
+    return HttpSettings("https" if tls else "http", ca_file if tls else None, credentials)
+
+
+def ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    """A client context that verifies the server against `ca_file` (hostname/IP included)."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def http_get(address: str, port: int, path: str, timeout: float = 5.0, *, auth: Any = _CONFIGURED,
+             scheme: str | None = None) -> HttpResponse:
+    """GET scheme://address:port/path once; a 3xx is returned as is (no redirect is followed).
+
+    Scheme, CA and credentials come from configure_http(); `auth` overrides the credentials
+    (None sends none, a (principal, secret) pair sends those) and `scheme` the scheme.
+    """
+    settings = _SETTINGS
+    scheme = scheme or settings.scheme
+    if scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            address, port, timeout=timeout, context=ssl_context(settings.ca_file))
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    credentials = settings.credentials if auth is _CONFIGURED else auth
+    headers = {"Accept": "application/json"}
+    if credentials:
+        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     try:
-        conn.request("GET", path, headers={"Accept": "application/json"})
+        conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()
         return HttpResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
@@ -92,7 +157,7 @@ def get_json(address: str, port: int, path: str, timeout: float = 5.0) -> Any:
     """GET a JSON endpoint; raises AssertionError naming the URL unless the answer is 200."""
     resp = http_get(address, port, path, timeout)
     if resp.status != 200:
-        raise AssertionError(f"GET http://{address}:{port}{path} answered {resp.status}: {resp.body[:200]!r}")
+        raise AssertionError(f"GET {_SETTINGS.scheme}://{address}:{port}{path} answered {resp.status}: {resp.body[:200]!r}")
     return resp.json()
 
 

@@ -66,6 +66,20 @@ def _env_bool(name, legacy=None):
     return False
 
 
+def _env_bool_default(name, default):
+    if os.environ.get(name) is None and os.environ.get(name.replace("LIBPROCESS_", "", 1)) is None:
+        return default
+    return _env_bool(name)
+
+
+TLS_VERSIONS = (
+    (ssl.TLSVersion.TLSv1, "TLS_V1_0", False),
+    (ssl.TLSVersion.TLSv1_1, "TLS_V1_1", False),
+    (ssl.TLSVersion.TLSv1_2, "TLS_V1_2", True),
+    (ssl.TLSVersion.TLSv1_3, "TLS_V1_3", False),
+)
+
+
 class TLS:
     """LIBPROCESS_SSL_* settings (docs/ssl.md)."""
 
@@ -79,11 +93,22 @@ class TLS:
         self.ca_dir = e.get("LIBPROCESS_SSL_CA_DIR")
         self.verify_server = _env_bool("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "LIBPROCESS_SSL_VERIFY_CERT")
         self.require_client = _env_bool("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "LIBPROCESS_SSL_REQUIRE_CERT")
+        # 'legacy' (default) checks the peer's reverse-DNS name, which the double does not model;
+        # 'openssl' makes OpenSSL check the certificate against the name/IP the client connected to.
+        self.hostname_scheme = (e.get("LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME") or "legacy").strip().lower()
+        # Protocol switches (docs/ssl.md): only TLS 1.2 is on by default.
+        self.versions = [version for version, name, default in TLS_VERSIONS
+                         if _env_bool_default("LIBPROCESS_SSL_ENABLE_" + name, default)]
 
     def check(self):
         """Returns an error message or None (openssl.cpp:583-590)."""
         if not self.enabled:
             return None
+        if self.hostname_scheme not in ("legacy", "openssl"):
+            return ("Unknown value for hostname_validation_scheme: '%s' (supported: 'legacy', 'openssl')"
+                    % self.hostname_scheme)
+        if not self.versions:
+            return "No SSL/TLS protocol version is enabled (LIBPROCESS_SSL_ENABLE_TLS_V1_2 is false)"
         if not self.key_file:
             return "SSL requires key! NOTE: Set path with LIBPROCESS_SSL_KEY_FILE"
         if not self.cert_file:
@@ -96,9 +121,13 @@ class TLS:
         else:
             ctx.load_default_certs()
 
+    def _protocols(self, ctx):
+        ctx.minimum_version = min(self.versions)
+        ctx.maximum_version = max(self.versions)
+
     def server_context(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        self._protocols(ctx)
         ctx.load_cert_chain(self.cert_file, self.key_file)
         if self.require_client:
             ctx.verify_mode = ssl.CERT_REQUIRED
@@ -107,11 +136,12 @@ class TLS:
 
     def client_context(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        self._protocols(ctx)
         ctx.check_hostname = False
         if self.verify_server:
             ctx.verify_mode = ssl.CERT_REQUIRED
             self._load_ca(ctx)
+            ctx.check_hostname = self.hostname_scheme == "openssl"
         else:
             ctx.verify_mode = ssl.CERT_NONE
         # libprocess presents its own certificate on outgoing connections too
