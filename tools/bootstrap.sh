@@ -93,8 +93,16 @@ ensure_sandbox_secrets() {
   done
 }
 
+# Each systemd container takes several inotify instances; the kernel default (128 per user)
+# runs out at about 15 containers ("Too many open files" when a container boots).
+raise_inotify_limit() {
+  local f=/proc/sys/fs/inotify/max_user_instances
+  [ -w "$f" ] && [ "$(cat "$f")" -lt 1024 ] && echo 1024 >"$f" || true
+}
+
 main() {
   local start=$SECONDS
+  raise_inotify_limit
   ensure_sandbox_secrets
   if command -v apt-get >/dev/null; then install_host_packages; fi
   ensure_docker
