@@ -31,7 +31,9 @@ def inventory_groups(inventory_file: str | None = None) -> dict[str, list[str]]:
         for child, child_node in (node.get("children") or {}).items():
             members += walk(child, child_node)
         groups[name] = sorted(set(members) | set(groups.get(name, [])))
-        return members
+        # A group referenced again as a bare child (`zookeeper: {children: {control: }}`) brings
+        # the members it was given where it was defined.
+        return groups[name]
 
     for name, node in data.items():
         walk(name, node)
