@@ -89,7 +89,8 @@ def zk_addresses() -> list[str]:
     return [h.address for h in found]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def leader(masters: list[mesos.Host]) -> mesos.Leader:
-    """The leading master. Converge already waited for it, so the wait is only a short grace."""
+    """The leading master, looked up for each test: the destructive files (watchdog, failover)
+    move the leadership, so a value cached for the session would name a follower later on."""
     return mesos.wait_for_leader(masters, timeout=30)

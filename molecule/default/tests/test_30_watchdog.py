@@ -156,6 +156,9 @@ def test_killed_agent_is_restarted() -> None:
 
 def test_unhealthy_agent_with_live_process_is_restarted() -> None:
     wait_registered("agent2")
+    # systemd arms WatchdogSec only once start-up is complete (READY=1): a fault injected while the
+    # unit is still "activating" is TimeoutStartSec's business, not the watchdog's.
+    wait_active("agent2", "mesos-agent")
     before = int(unit("agent2", "mesos-agent")["NRestarts"])
     pid = daemon_pid("agent2", "mesos-agent")
     bound = hang_bound("agent2", "mesos-agent")
