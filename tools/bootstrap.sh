@@ -14,6 +14,8 @@ dockerd_log=${MESOS_HA_DOCKERD_LOG:-/var/log/mesos-ha-dockerd.log}
 host_packages=(docker.io debootstrap zookeeper default-jre-headless)
 # Versions of the Mesos double to build: the current one and an upgrade target.
 MESOS_HA_DOUBLE_VERSIONS=${MESOS_HA_DOUBLE_VERSIONS:-"1.11.0-0.double1 1.11.0-0.double2"}
+# ...and a deliberately broken build (binaries exit 127 at start) for failed-upgrade tests.
+MESOS_HA_DOUBLE_BROKEN_VERSIONS=${MESOS_HA_DOUBLE_BROKEN_VERSIONS:-"1.11.0-0.double3"}
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -77,6 +79,10 @@ build_test_packages() {
   for version in $MESOS_HA_DOUBLE_VERSIONS; do
     bash "$repo/tests/mesos_double/build-deb.sh" --version "$version" --out "$out" >/dev/null \
       || die "could not build the Mesos double package $version"
+  done
+  for version in $MESOS_HA_DOUBLE_BROKEN_VERSIONS; do
+    bash "$repo/tests/mesos_double/build-deb.sh" --broken --version "$version" --out "$out" \
+      >/dev/null || die "could not build the broken Mesos double package $version"
   done
 }
 

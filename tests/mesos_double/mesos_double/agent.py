@@ -16,7 +16,9 @@ PROGRAM = "mesos-agent"
 REGISTER_RETRY_INTERVAL_MAX = 60.0
 DEFAULT_TOTAL_PING_TIMEOUT = 75.0
 
-RECOVERING, DISCONNECTED, RUNNING = "RECOVERING", "DISCONNECTED", "RUNNING"
+RECOVERING, DISCONNECTED, RUNNING, TERMINATING = (
+    "RECOVERING", "DISCONNECTED", "RUNNING", "TERMINATING")
+DRAIN_CONFIG_FILE = "drain.config"  # paths::getDrainConfigPath(): meta/slaves/<id>/drain.config
 
 
 def load_credential(path):
@@ -48,6 +50,8 @@ class Agent:
         self.http_credentials = {}
         self.meta_dir = os.path.join(flags.work_dir, "meta", "slaves")
         self.info = None
+        self.drain_config = None           # DrainConfig received from the master
+        self.estimated_drain_start = None
 
     def validate(self):
         f = self.flags
@@ -118,6 +122,17 @@ class Agent:
                 glog.info("state.cpp", 62, "Recovered agent %s from checkpointed state" % self.id)
             except (OSError, ValueError) as exc:
                 glog.warning("slave.cpp", 7440, "Failed to recover agent info: %s" % exc)
+            if self.id:
+                try:
+                    with open(os.path.join(self.meta_dir, self.id, DRAIN_CONFIG_FILE),
+                              encoding="utf-8") as fh:
+                        self.drain_config = json.load(fh)
+                    self.estimated_drain_start = time.time()
+                except FileNotFoundError:
+                    pass
+                except (OSError, ValueError) as exc:
+                    glog.warning("slave.cpp", 7450, "Failed to recover the drain config: %s"
+                                 % exc)
         if self.flags.recover == "cleanup":
             glog.info("slave.cpp", 7500, "Cleanup recovery requested; nothing to clean up in the "
                                          "double (no executors)")
@@ -152,6 +167,63 @@ class Agent:
             os.unlink(tmpl)
         os.symlink(self.id, tmpl)
         os.replace(tmpl, latest)
+
+    # ---------------------------------------------------------------- draining / shutdown
+    def _drain(self, config):
+        """Slave::drain(): checkpoint the DrainConfig the master sent (None: not draining).
+
+        The double has no tasks to kill. It keeps the config for as long as the master
+        reports the agent as draining (see README: real agents drop it once drained)."""
+        with self.lock:
+            if config == self.drain_config:
+                return
+            previous = self.drain_config
+            agent_id = self.id
+            if config is None:
+                self.drain_config = None
+                self.estimated_drain_start = None
+            else:
+                self.drain_config = config
+                self.estimated_drain_start = time.time()
+        path = os.path.join(self.meta_dir, agent_id, DRAIN_CONFIG_FILE) if agent_id else None
+        if config is None:
+            if path:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            return
+        text_cfg = json.dumps(config, separators=(",", ":"))
+        glog.info("slave.cpp", 1104, "Initiating drain with DrainConfig %s%s; agent has "
+                  "(pending tasks, tasks, queued operations) == ({  }, {  }, {  })"
+                  % (text_cfg, "" if previous is None else "; overwriting previous DrainConfig "
+                     + json.dumps(previous, separators=(",", ":"))))
+        if path:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(config, fh)
+            os.replace(tmp, path)
+
+    def _shutdown(self, master, message):
+        """Slave::shutdown() on a ShutdownMessage from the master, then Slave::finalize().
+
+        With no frameworks the agent terminates at once; as it was TERMINATING, finalize()
+        removes the checkpointed 'latest' symlink so that a restarted agent does not recover
+        this agent ID and registers as a new agent. main() then returns EXIT_SUCCESS."""
+        glog.info("slave.cpp", 1003, "Agent asked to shut down by %s%s" % (
+            master.get("pid"), " because '%s'" % message if message else ""))
+        with self.lock:
+            self.state = TERMINATING
+        glog.info("slave.cpp", 967, "Agent terminating")
+        latest = os.path.join(self.meta_dir, "latest")
+        try:
+            os.unlink(latest)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            glog.error("slave.cpp", 980, "Failed to remove '%s': %s" % (latest, exc))
+        os._exit(0)
 
     # ---------------------------------------------------------------- detection
     def _on_leader(self, info, is_me):
@@ -228,6 +300,8 @@ class Agent:
             glog.warning("slave.cpp", 1620, "Failed to send registration to master %s: %s"
                          % (master["pid"], exc))
             return False
+        if isinstance(resp, dict) and isinstance(resp.get("shutdown"), dict):
+            self._shutdown(master, resp["shutdown"].get("message", ""))
         if status == 200 and isinstance(resp, dict):
             new_id = resp["agent_id"]
             with self.lock:
@@ -243,6 +317,7 @@ class Agent:
             else:
                 glog.info("slave.cpp", 1690, "Registered with master %s; given agent ID %s"
                           % (master["pid"], new_id))
+            self._drain(resp.get("drain_config"))
             return True
         err = resp.get("error") if isinstance(resp, dict) else resp
         if status == 403:
@@ -267,9 +342,13 @@ class Agent:
                 status, resp = net.request(host, port, "POST", "/__double/master/ping",
                                            {"id": self.id}, timeout=2.0)
             except (OSError, ValueError):
-                status = None
+                status, resp = None, None
+            if isinstance(resp, dict) and isinstance(resp.get("shutdown"), dict):
+                self._shutdown(master, resp["shutdown"].get("message", ""))
             if status == 200:
                 last_ok = time.monotonic()
+                if isinstance(resp, dict):
+                    self._drain(resp.get("drain_config"))
                 continue
             if status == 409:
                 glog.info("slave.cpp", 1650, "Master %s asked the agent to reregister" % master["pid"])
@@ -296,6 +375,10 @@ class Agent:
                  "attributes": self.attributes}
             if self.info and "domain" in self.info:
                 d["domain"] = self.info["domain"]
+            if self.drain_config is not None:
+                d["drain_config"] = json.loads(json.dumps(self.drain_config))
+                if self.estimated_drain_start is not None:
+                    d["estimated_drain_start_time_seconds"] = self.estimated_drain_start
             if self.master is not None:
                 ip = net.split_pid(self.master["pid"])[0]
                 d["master_hostname"] = net.reverse_dns(ip)

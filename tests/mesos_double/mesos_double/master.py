@@ -23,6 +23,47 @@ READWRITE_LEADER = {"teardown", "reserve", "unreserve", "create-volumes", "destr
                     "machine/down", "machine/up", "api/v1"}
 MIXED_LEADER = {"maintenance/schedule", "maintenance/status", "quota", "weights"}
 
+GONE_MESSAGE = "Agent has been marked gone"
+DRAINING, DRAINED = "DRAINING", "DRAINED"
+
+
+def _slave_id(call, field):
+    """call[field].agent_id.value (v1 AgentID), or None when absent/malformed."""
+    body = call.get(field)
+    if not isinstance(body, dict):
+        return None
+    aid = body.get("agent_id")
+    if isinstance(aid, dict) and isinstance(aid.get("value"), str) and aid["value"]:
+        return aid["value"]
+    return None
+
+
+def _registry_entry(reg, aid):
+    """The agent's entry in the registry's admitted or unreachable list (Registry.Slave /
+    Registry.UnreachableSlave), or None."""
+    for x in reg["slaves"]["slaves"]:
+        if x["info"]["id"] == aid:
+            return x
+    for u in reg["unreachable"]["slaves"]:
+        if u["id"] == aid:
+            return u
+    return None
+
+
+def _unreachable_entry(entry, aid, ts):
+    """MarkSlaveUnreachable: the draining and deactivation states move along."""
+    u = {"id": aid, "timestamp": ts}
+    if entry is not None and entry.get("drain_info"):
+        u["drain_info"] = entry["drain_info"]
+    u["deactivated"] = bool(entry is not None and entry.get("deactivated"))
+    return u
+
+
+def _add_min_capability(reg, capability):
+    caps = reg.setdefault("minimum_capabilities", [])
+    if not any(c.get("capability") == capability for c in caps):
+        caps.append({"capability": capability})
+
 
 class Master:
     def __init__(self, flags):
@@ -49,6 +90,12 @@ class Master:
         self.agents = {}
         self.recovered_agents = {}
         self.unreachable = {}
+        # Agent draining / deactivation / gone bookkeeping (Master::Slaves in master.hpp).
+        self.draining = {}        # agent id -> DrainInfo {"state", "config"}
+        self.deactivated = set()  # agent ids
+        self.gone = {}            # agent id -> time marked gone
+        self.marking_gone = set()
+        self.marking_drained = set()
         self.next_agent = 0
         self.counters = {"slave_registrations": 0, "slave_reregistrations": 0,
                          "slave_removals": 0}
@@ -190,13 +237,24 @@ class Master:
             reg = self.registrar.recover(self.info)
         else:
             reg = {"master": {"info": self.info}, "slaves": {"slaves": []},
-                   "unreachable": {"slaves": []}}
+                   "unreachable": {"slaves": []}, "gone": {"slaves": []}}
             self.in_memory_registry = reg
         with self.lock:
             for a in reg.get("slaves", {}).get("slaves", []):
-                self.recovered_agents[a["info"]["id"]] = a["info"]
+                aid = a["info"]["id"]
+                self.recovered_agents[aid] = a["info"]
+                if a.get("drain_info"):
+                    self.draining[aid] = json.loads(json.dumps(a["drain_info"]))
+                if a.get("deactivated"):
+                    self.deactivated.add(aid)
             for u in reg.get("unreachable", {}).get("slaves", []):
                 self.unreachable[u["id"]] = u.get("timestamp", time.time())
+                if u.get("drain_info"):
+                    self.draining[u["id"]] = json.loads(json.dumps(u["drain_info"]))
+                if u.get("deactivated"):
+                    self.deactivated.add(u["id"])
+            for g in reg.get("gone", {}).get("slaves", []):
+                self.gone[g["id"]] = g.get("timestamp", time.time())
             self.recovered = True
         size = len(json.dumps(reg))
         glog.info("master.cpp", 1790, "Recovered %d agents from the registry (%dB); allowing %s for "
@@ -214,7 +272,12 @@ class Master:
     def _reregister_timeout(self):
         time.sleep(self.flags.agent_reregister_timeout)
         with self.lock:
-            missing = list(self.recovered_agents)
+            for i in sorted(self.recovered_agents):
+                if i in self.gone:
+                    glog.warning("master.cpp", 8190, "Skipping transition of agent %s (%s) to "
+                                 "unreachable because it has been marked as gone"
+                                 % (i, self.recovered_agents[i].get("hostname")))
+            missing = [i for i in self.recovered_agents if i not in self.gone]
             total = len(missing) + len([a for a in self.agents.values() if a.get("from_registry")])
         if not missing:
             return
@@ -233,9 +296,11 @@ class Master:
         now = time.time()
 
         def mark(reg):
+            entries = {a["info"]["id"]: a for a in reg["slaves"]["slaves"]}
             reg["slaves"]["slaves"] = [a for a in reg["slaves"]["slaves"]
                                        if a["info"]["id"] not in missing]
-            reg["unreachable"]["slaves"].extend({"id": i, "timestamp": now} for i in missing)
+            reg["unreachable"]["slaves"].extend(_unreachable_entry(entries.get(i), i, now)
+                                                for i in missing)
         self._store(mark, "Failed to update registry")
         with self.lock:
             for i in missing:
@@ -272,9 +337,11 @@ class Master:
                 ts = time.time()
 
                 def mark(reg, aid=aid, ts=ts):
+                    entry = next((x for x in reg["slaves"]["slaves"]
+                                  if x["info"]["id"] == aid), None)
                     reg["slaves"]["slaves"] = [x for x in reg["slaves"]["slaves"]
                                                if x["info"]["id"] != aid]
-                    reg["unreachable"]["slaves"].append({"id": aid, "timestamp": ts})
+                    reg["unreachable"]["slaves"].append(_unreachable_entry(entry, aid, ts))
                 self._store(mark, "Failed to update registry")
                 with self.lock:
                     self.agents.pop(aid, None)
@@ -343,13 +410,33 @@ class Master:
             else:
                 info["id"] = agent_id
                 with self.lock:
+                    gone = agent_id in self.gone
+                    marking_gone = agent_id in self.marking_gone
                     known = agent_id in self.agents or agent_id in self.recovered_agents
                     was_unreachable = agent_id in self.unreachable
+                if gone:
+                    # master.cpp reregisterSlave(): a ShutdownMessage instead of a reply.
+                    glog.warning("master.cpp", 7186, "Refusing re-registration of agent at %s "
+                                 "because it is already marked gone" % who)
+                    return json_response({"shutdown": {"message": GONE_MESSAGE}})
+                if marking_gone:
+                    glog.info("master.cpp", 7176, "Ignoring reregister agent message from agent "
+                              "%s at %s (%s) as a gone operation is already in progress"
+                              % (agent_id, who, info.get("hostname")))
+                    return json_response({"error": "A gone operation is already in progress"},
+                                         503)
                 if not known:
                     def readmit(reg, info=info):
+                        # MarkSlaveReachable: drain info and deactivation come back along.
+                        entry = {"info": info}
+                        for u in reg["unreachable"]["slaves"]:
+                            if u["id"] == info["id"]:
+                                if u.get("drain_info"):
+                                    entry["drain_info"] = u["drain_info"]
+                                entry["deactivated"] = bool(u.get("deactivated"))
                         reg["slaves"]["slaves"] = [x for x in reg["slaves"]["slaves"]
                                                    if x["info"]["id"] != info["id"]]
-                        reg["slaves"]["slaves"].append({"info": info})
+                        reg["slaves"]["slaves"].append(entry)
                         reg["unreachable"]["slaves"] = [u for u in reg["unreachable"]["slaves"]
                                                         if u["id"] != info["id"]]
                     self._store(readmit, "Failed to update registry")
@@ -358,20 +445,35 @@ class Master:
                     from_registry = agent_id in self.recovered_agents
                     self.recovered_agents.pop(agent_id, None)
                     self.unreachable.pop(agent_id, None)
+                    deactivated = agent_id in self.deactivated
                     self.agents[agent_id] = {
                         "info": info,
                         "registered_time": prev["registered_time"] if prev else now,
-                        "reregistered_time": now, "active": True, "connected": True,
+                        "reregistered_time": now, "active": not deactivated, "connected": True,
                         "last_seen": mono,
                         "from_registry": from_registry or (prev or {}).get("from_registry", False)}
+                    if prev and prev.get("estimated_drain_start_time"):
+                        self.agents[agent_id]["estimated_drain_start_time"] = \
+                            prev["estimated_drain_start_time"]
                     self.counters["slave_reregistrations"] += 1
                 glog.info("master.cpp", 7402, "Agent %s at %s (%s) reregistered%s"
                           % (agent_id, who, info.get("hostname"),
                              " after being marked unreachable" if was_unreachable else ""))
-        return json_response({"agent_id": agent_id, "master_id": self.id, "master_pid": self.pid,
-                              "ping_timeout": self._total_ping(),
-                              "heartbeat_interval": min(AGENT_HEARTBEAT_INTERVAL,
-                                                        self._total_ping() / 4.0)})
+                if deactivated:
+                    # "If this agent was deactivated, make sure to deactivate it again".
+                    glog.info("master.cpp", 8520, "Deactivating agent %s at %s (%s)"
+                              % (agent_id, who, info.get("hostname")))
+        resp = {"agent_id": agent_id, "master_id": self.id, "master_pid": self.pid,
+                "ping_timeout": self._total_ping(),
+                "heartbeat_interval": min(AGENT_HEARTBEAT_INTERVAL, self._total_ping() / 4.0)}
+        with self.lock:
+            drain = self.draining.get(agent_id)
+            if drain is not None:
+                resp["drain_config"] = json.loads(json.dumps(drain["config"]))
+        if drain is not None:
+            # The reregistered agent is sent its DrainSlaveMessage again (in the reply here).
+            self._drain_sent(agent_id)
+        return json_response(resp)
 
     def handle_ping(self, req):
         bad = self._not_ready()
@@ -380,11 +482,208 @@ class Master:
         body = req.json() or {}
         aid = body.get("id")
         with self.lock:
+            if aid in self.gone:
+                # The ShutdownMessage sent by Master::markGone(), delivered on the next ping.
+                return json_response({"shutdown": {"message": GONE_MESSAGE}})
             a = self.agents.get(aid)
             if a is None or not a["connected"]:
                 return json_response({"reregister": True}, 409)
             a["last_seen"] = time.monotonic()
-        return json_response({"pong": True, "master_id": self.id})
+            drain = self.draining.get(aid)
+            resp = {"pong": True, "master_id": self.id}
+            if drain is not None:
+                resp["drain_config"] = json.loads(json.dumps(drain["config"]))
+        if drain is not None:
+            self._drain_sent(aid)
+        return json_response(resp)
+
+    # ---------------------------------------------------------------- draining / gone
+    def _drain_sent(self, aid):
+        """The agent has been told to drain: Master::checkAndTransitionDrainingAgent().
+
+        The double runs no tasks and no operations, so a DRAINING agent is drained as soon as
+        it has been told; with mark_gone it is marked gone instead of DRAINED."""
+        with self.lock:
+            drain = self.draining.get(aid)
+            if drain is None or drain["state"] == DRAINED:
+                return
+            if aid in self.marking_gone or aid in self.marking_drained:
+                return
+            mark_gone = bool(drain["config"].get("mark_gone"))
+            (self.marking_gone if mark_gone else self.marking_drained).add(aid)
+        threading.Thread(target=self._transition_drained, args=(aid, mark_gone),
+                         name="drain-%s" % aid, daemon=True).start()
+
+    def _transition_drained(self, aid, mark_gone):
+        if mark_gone:
+            glog.info("master.cpp", 8993, "Marking agent %s in the DRAINED state as gone" % aid)
+            ts = time.time()
+            self._store(lambda reg: self._registry_mark_gone(reg, aid, ts),
+                        "Failed to mark agent gone in the registry")
+            self._mark_gone(aid, ts)
+            return
+        glog.info("master.cpp", 9011, "Transitioning agent %s to the DRAINED state" % aid)
+
+        def drained(reg):
+            entry = _registry_entry(reg, aid)
+            if entry is not None and (entry.get("drain_info") or {}).get("state") == DRAINING:
+                entry["drain_info"]["state"] = DRAINED
+        self._store(drained, "Failed to update draining info in the registry")
+        with self.lock:
+            self.marking_drained.discard(aid)
+            drain = self.draining.get(aid)
+            if drain is None:
+                glog.info("master.cpp", 9024, "Agent %s was removed while being marked as "
+                                              "DRAINED" % aid)
+                return
+            drain["state"] = DRAINED
+        glog.info("master.cpp", 9031, "Agent %s successfully marked as DRAINED" % aid)
+
+    @staticmethod
+    def _registry_mark_gone(reg, aid, ts):
+        """Registry operation MarkSlaveGone."""
+        gone = reg.setdefault("gone", {"slaves": []})
+        if any(g["id"] == aid for g in gone["slaves"]):
+            return
+        before = len(reg["slaves"]["slaves"]) + len(reg["unreachable"]["slaves"])
+        reg["slaves"]["slaves"] = [x for x in reg["slaves"]["slaves"] if x["info"]["id"] != aid]
+        reg["unreachable"]["slaves"] = [u for u in reg["unreachable"]["slaves"] if u["id"] != aid]
+        if len(reg["slaves"]["slaves"]) + len(reg["unreachable"]["slaves"]) != before:
+            gone["slaves"].append({"id": aid, "timestamp": ts})
+
+    def _mark_gone(self, aid, ts):
+        """Master::markGone(): the agent is shut down (on its next ping) and removed."""
+        with self.lock:
+            self.marking_gone.discard(aid)
+            self.gone[aid] = ts
+            a = self.agents.pop(aid, None)
+            if a is None:
+                # A recovered agent stays in the recovered list (as in Mesos, MESOS-9739);
+                # an unreachable one is forgotten.
+                if aid in self.recovered_agents:
+                    return
+                self.unreachable.pop(aid, None)
+            self.draining.pop(aid, None)
+            self.deactivated.discard(aid)
+
+    def _known_agent(self, aid):
+        return aid in self.agents or aid in self.recovered_agents or aid in self.unreachable
+
+    def api_drain_agent(self, call):
+        if not isinstance(call.get("drain_agent"), dict):
+            return text(400, "Failed to validate master::Call: Expecting 'drain_agent' to be "
+                             "present")
+        body = call["drain_agent"]
+        aid = _slave_id(call, "drain_agent")
+        if aid is None:
+            return text(400, "Failed to convert JSON into Call protobuf: Missing required "
+                             "fields: drain_agent.agent_id")
+        config = {}
+        mgp = body.get("max_grace_period")
+        if mgp is not None:
+            try:
+                if not isinstance(mgp, dict) or isinstance(mgp.get("nanoseconds"), bool):
+                    raise ValueError
+                config["max_grace_period"] = {"nanoseconds": int(mgp["nanoseconds"])}
+            except (KeyError, TypeError, ValueError):
+                return text(400, "Failed to convert JSON into Call protobuf: Missing required "
+                                 "fields: drain_agent.max_grace_period.nanoseconds")
+        mark_gone = body.get("mark_gone", False)
+        if not isinstance(mark_gone, bool):
+            return text(400, "Failed to convert JSON into Call protobuf: Not expecting a JSON "
+                             "%s for field 'mark_gone'" % type(mark_gone).__name__)
+        config["mark_gone"] = mark_gone
+        with self.lock:
+            known = self._known_agent(aid)
+            marking_gone = aid in self.marking_gone
+        if not known:
+            return text(400, "Unknown agent")
+        if marking_gone:
+            return text(409, "Agent is currently being marked gone")
+
+        def drain(reg):
+            entry = _registry_entry(reg, aid)
+            if entry is not None:
+                entry["drain_info"] = {"state": DRAINING, "config": json.loads(json.dumps(config))}
+                entry["deactivated"] = True
+                _add_min_capability(reg, "AGENT_DRAINING")
+        self._store(drain, "Failed to update draining info in the registry")
+        with self.lock:
+            self.draining[aid] = {"state": DRAINING, "config": config}
+            self.deactivated.add(aid)
+            a = self.agents.get(aid)
+            if a is not None:
+                glog.info("master.cpp", 2950, "Transitioning agent %s to the DRAINING state; "
+                          "agent has (tasks, operations) == ({  }, {  })" % aid)
+                glog.info("master.cpp", 8520, "Deactivating agent %s at %s (%s)"
+                          % (aid, a["info"].get("pid"), a["info"].get("hostname")))
+                a["active"] = False
+                a["estimated_drain_start_time"] = time.time()
+        return text(200, "")
+
+    def api_reactivate_agent(self, call):
+        if not isinstance(call.get("reactivate_agent"), dict):
+            return text(400, "Failed to validate master::Call: Expecting 'reactivate_agent' to "
+                             "be present")
+        aid = _slave_id(call, "reactivate_agent")
+        if aid is None:
+            return text(400, "Failed to convert JSON into Call protobuf: Missing required "
+                             "fields: reactivate_agent.agent_id")
+        with self.lock:
+            if aid not in self.deactivated:
+                return text(400, "Agent is not deactivated")
+            drain = self.draining.get(aid)
+            if drain is not None and drain["state"] == DRAINING:
+                return text(400, "Agent is still in the DRAINING state")
+
+        def reactivate(reg):
+            entry = _registry_entry(reg, aid)
+            if entry is not None:
+                entry.pop("drain_info", None)
+                entry["deactivated"] = False
+        self._store(reactivate, "Failed to reactivate agent in the registry")
+        with self.lock:
+            self.draining.pop(aid, None)
+            self.deactivated.discard(aid)
+            a = self.agents.get(aid)
+            if a is None:
+                return text(409, "Agent removed while processing the call")
+            who = "%s at %s (%s)" % (aid, a["info"].get("pid"), a["info"].get("hostname"))
+            if a["connected"]:
+                glog.info("master.cpp", 3050, "Reactivating agent %s" % who)
+                a["active"] = True
+            else:
+                glog.info("master.cpp", 3055, "Disconnected agent %s will be reactivated upon "
+                                              "reregistration." % who)
+            a.pop("estimated_drain_start_time", None)
+        return text(200, "")
+
+    def api_mark_agent_gone(self, call):
+        if not isinstance(call.get("mark_agent_gone"), dict):
+            return text(400, "Failed to validate master::Call: Expecting 'mark_agent_gone' to "
+                             "be present")
+        aid = _slave_id(call, "mark_agent_gone")
+        if aid is None:
+            return text(400, "Failed to convert JSON into Call protobuf: Missing required "
+                             "fields: mark_agent_gone.agent_id")
+        glog.info("http.cpp", 5640, "Marking agent '%s' as gone" % aid)
+        with self.lock:
+            if aid in self.gone:
+                glog.warning("http.cpp", 5643, "Not marking agent '%s' as gone because it has "
+                                               "already transitioned to gone" % aid)
+                return text(200, "")
+            if aid in self.marking_gone:
+                glog.warning("http.cpp", 5651, "Not marking agent '%s' as gone because another "
+                                               "gone transition is already in progress" % aid)
+                return text(503, "Agent '%s' is already being transitioned to gone" % aid)
+            if not self._known_agent(aid):
+                return text(404, "Agent '%s' not found" % aid)
+            self.marking_gone.add(aid)
+        ts = time.time()
+        self._store(lambda reg: self._registry_mark_gone(reg, aid, ts),
+                    "Failed to mark agent %s as gone in the registry" % aid)
+        self._mark_gone(aid, ts)
+        return text(200, "")
 
     # ---------------------------------------------------------------- views
     def _agent_json(self, aid, a):
@@ -396,12 +695,18 @@ class Master:
              "reserved_resources": {}, "unreserved_resources": info.get("resources", {}),
              "reserved_resources_full": {}, "attributes": info.get("attributes", {}),
              "registered_time": a["registered_time"], "active": a["active"],
-             "deactivated": False, "version": info.get("version", MESOS_VERSION),
+             "deactivated": aid in self.deactivated,
+             "version": info.get("version", MESOS_VERSION),
              "capabilities": info.get("capabilities", masterinfo.AGENT_CAPABILITIES)}
         if a.get("reregistered_time"):
             d["reregistered_time"] = a["reregistered_time"]
         if info.get("domain"):
             d["domain"] = info["domain"]
+        drain = self.draining.get(aid)
+        if drain is not None:
+            d["drain_info"] = json.loads(json.dumps(drain))
+            if a.get("estimated_drain_start_time"):
+                d["estimated_drain_start_time_seconds"] = a["estimated_drain_start_time"]
         return d
 
     def counts(self):
@@ -574,8 +879,12 @@ class Master:
             return text(405, "Expecting 'POST', received '%s'" % req.method)
         if not self.recovered:
             return text(503, "Master has not finished recovery")
-        call = req.json() or {}
+        call = req.json()
+        if not isinstance(call, dict):
+            return text(400, "Failed to parse body into JSON")
         t = call.get("type")
+        if isinstance(t, str) and t:
+            glog.info("http.cpp", 271, "Processing call %s" % t)
         if t == "GET_HEALTH":
             return json_response({"type": "GET_HEALTH", "get_health": {"healthy": True}})
         if t == "GET_VERSION":
@@ -592,10 +901,28 @@ class Master:
                 "elected_time": self.elected_time}})
         if t == "GET_AGENTS":
             st = self.state_json()
+            agents = []
+            for s in st["slaves"]:
+                agent = {"agent_info": {"id": {"value": s["id"]}, "hostname": s["hostname"],
+                                        "port": s["port"]}, "active": s["active"],
+                         "deactivated": s["deactivated"], "pid": s["pid"],
+                         "version": s["version"]}
+                if "drain_info" in s:
+                    agent["drain_info"] = s["drain_info"]
+                if "estimated_drain_start_time_seconds" in s:
+                    agent["estimated_drain_start_time"] = {
+                        "nanoseconds": int(s["estimated_drain_start_time_seconds"] * 1e9)}
+                agents.append(agent)
+            recovered = [{"id": {"value": r["id"]}, "hostname": r.get("hostname"),
+                          "port": r.get("port")} for r in st["recovered_slaves"]]
             return json_response({"type": "GET_AGENTS", "get_agents": {
-                "agents": [{"agent_info": {"id": {"value": s["id"]}, "hostname": s["hostname"],
-                                           "port": s["port"]}, "active": s["active"],
-                            "pid": s["pid"], "version": s["version"]} for s in st["slaves"]]}})
+                "agents": agents, "recovered_agents": recovered}})
+        if t == "DRAIN_AGENT":
+            return self.api_drain_agent(call)
+        if t == "REACTIVATE_AGENT":
+            return self.api_reactivate_agent(call)
+        if t == "MARK_AGENT_GONE":
+            return self.api_mark_agent_gone(call)
         return text(400, "Call type '%s' is not supported by the Mesos double" % t)
 
     def route_internal(self, req):

@@ -4,6 +4,10 @@ Each master owns one replica persisted in <work_dir>/replicated_log/replica.json
 ({status: EMPTY|STARTING|VOTING, version, registry}).  Replicas talk over HTTP
 on the masters' own ports under /__double/log/ (double-only paths) and find
 each other through the <zk path>/log_replicas group.
+
+The registry mirrors Mesos' Registry message in JSON: master.info, slaves.slaves[]
+({info, drain_info?, deactivated?}), unreachable.slaves[] ({id, timestamp, drain_info?,
+deactivated?}), gone.slaves[] ({id, timestamp}) and minimum_capabilities[].
 """
 
 import copy
@@ -215,6 +219,7 @@ class Registrar:
         registry = found.get("registry") or {}
         registry.setdefault("slaves", {"slaves": []})
         registry.setdefault("unreachable", {"slaves": []})
+        registry.setdefault("gone", {"slaves": []})
         registry.setdefault("next_agent", 0)
         blob = json.dumps(registry)
         glog.info("registrar.cpp", 369, "Successfully fetched the registry (%dB) in %.6gms"

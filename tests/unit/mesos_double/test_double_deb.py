@@ -88,3 +88,53 @@ def test_version_endpoint_exposes_package_version(role, procs, tmp_path):
         procs.agent(port, "127.0.0.1:%d" % free_port())
     v = wait_until(lambda: get_json(port, "/version"), 10, what="/version")
     assert v["version"] == "1.11.0" and "mesos_double_package_version" in v
+
+
+LOADER_ERROR = ("%s: error while loading shared libraries: libmesos-1.11.0.so: cannot open "
+                "shared object file: No such file or directory\n")
+
+
+def listing_names(deb):
+    out = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
+                         check=True).stdout
+    return sorted(ln.split()[-1] for ln in out.splitlines())
+
+
+def test_broken_build_binaries_fail_like_a_missing_shared_library(tmp_path):
+    version = "1.11.0-0.double3"
+    broken = build(tmp_path / "broken", "--broken", "--version", version)
+    normal = build(tmp_path / "normal", "--version", version)
+    # Same package name, the given version, same dependencies and the same files layout.
+    assert os.path.basename(broken) == "aventer-mesos_%s_all.deb" % version
+    for name in ("Package", "Version", "Architecture", "Depends"):
+        assert field(broken, name) == field(normal, name), name
+    assert field(broken, "Version") == version
+    assert listing_names(broken) == listing_names(normal)
+    desc = field(broken, "Description")
+    assert "broken on purpose" in desc.lower() and "upgrade tests" in desc.lower(), desc
+    assert "broken" not in field(normal, "Description").lower()
+
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", broken, str(root)], check=True)
+    for role in ("master", "agent"):
+        exe = root / "usr" / "sbin" / ("mesos-" + role)
+        assert os.access(exe, os.X_OK)
+        for args in ([], ["--version"], ["--help"], ["--work_dir=/tmp/x"]):
+            r = subprocess.run([str(exe)] + args, capture_output=True, text=True, timeout=10)
+            assert r.returncode == 127, (role, args, r)
+            assert r.stdout == ""
+            assert r.stderr == LOADER_ERROR % exe, r.stderr
+
+
+def test_normal_build_binaries_unaffected_by_the_broken_option(tmp_path):
+    deb = build(tmp_path, "--version", "1.11.0-0.double3")
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", deb, str(root)], check=True)
+    lib = root / "usr" / "lib" / "mesos-double"
+    for role in ("master", "agent"):
+        exe = root / "usr" / "sbin" / ("mesos-" + role)
+        code = exe.read_text()
+        assert code.startswith("#!/usr/bin/python3\n") and "error while loading" not in code
+        r = subprocess.run(["python3", "-c", code.replace("/usr/lib/mesos-double", str(lib)),
+                            "--version"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "mesos 1.11.0", r.stderr
