@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -19,10 +20,11 @@ TIMEOUT = 3.0
 
 
 def unit_state(unit: str) -> dict:
-    """ActiveState, SubState and restart count of a systemd unit ('absent' if unknown)."""
+    """ActiveState, SubState, restart count and start time of a systemd unit ('absent' if unknown).
+    started_at: when the unit's main process started (epoch seconds, 0 if it never ran)."""
     out = subprocess.run(
-        ["systemctl", "show", unit, "-p",
-         "LoadState,ActiveState,SubState,NRestarts,WatchdogUSec,ActiveEnterTimestamp,MainPID"],
+        ["systemctl", "show", unit, "--timestamp=unix", "-p",
+         "LoadState,ActiveState,SubState,NRestarts,WatchdogUSec,ActiveEnterTimestamp,ExecMainStartTimestamp,MainPID"],
         capture_output=True, text=True, check=False).stdout
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     if props.get("LoadState") in (None, "not-found"):
@@ -31,19 +33,43 @@ def unit_state(unit: str) -> dict:
             "restarts": int(props.get("NRestarts", "0") or 0),
             "watchdog": props.get("WatchdogUSec", "0") not in ("0", "infinity", ""),
             "watchdog_usec": props.get("WatchdogUSec", ""),
-            "since": props.get("ActiveEnterTimestamp", ""), "pid": int(props.get("MainPID", "0") or 0)}
+            "since": _utc(_epoch(props.get("ActiveEnterTimestamp", ""))),
+            "started_at": _epoch(props.get("ExecMainStartTimestamp", "")),
+            "pid": int(props.get("MainPID", "0") or 0)}
 
 
-def package_version(name: str) -> str:
-    """The installed version of a Debian/RPM package ('' when it is not installed)."""
-    for argv in (["dpkg-query", "-W", "-f", "${Version}", name], ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", name]):
+def _epoch(value: str) -> float:
+    """'@1700000000' (systemctl --timestamp=unix) -> 1700000000.0; 0.0 when unset."""
+    try:
+        return float(value.lstrip("@")) if value.startswith("@") else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch)) if epoch else ""
+
+
+def package_info(name: str) -> dict:
+    """The installed version of a Debian/RPM package and when it was installed (epoch seconds);
+    {"version": ""} when it is not installed."""
+    for argv in (["dpkg-query", "-W", "-f", "${Version} ${db-fsys:Last-Modified}", name],
+                 ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE} %{INSTALLTIME}", name]):
         try:
             done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=TIMEOUT)
         except OSError:
             continue
-        if done.returncode == 0:
-            return done.stdout.strip()
-    return ""
+        if done.returncode == 0 and done.stdout.strip():
+            version, _, installed = done.stdout.strip().partition(" ")
+            return {"version": version, "installed_at": float(installed) if installed.isdigit() else 0.0}
+    return {"version": ""}
+
+
+def restart_pending(unit: dict, package: dict) -> bool:
+    """True when a running unit's main process started before its package was (re)installed:
+    it still runs the old binary (the upgrade runbook restarts exactly these)."""
+    return bool(unit.get("state") == "active" and package.get("installed_at")
+                and unit.get("started_at", 0) < package["installed_at"])
 
 
 def running_version(base_url: str, ca_file: str | None) -> str:
@@ -111,6 +137,7 @@ def main() -> None:
     parser.add_argument("--credentials", help="JSON file {principal, secret} for HTTP Basic auth")
     parser.add_argument("--ca-file")
     parser.add_argument("--package", help="Mesos package name: report its installed version")
+    parser.add_argument("--zk-package", help="ZooKeeper package name: report its installed version")
     args = parser.parse_args()
 
     auth = None
@@ -124,28 +151,36 @@ def main() -> None:
 
     report: dict = {"system": subprocess.run(["systemctl", "is-system-running"], capture_output=True,
                                              text=True, check=False).stdout.strip()}
+    mesos_package = package_info(args.package) if args.package else {}
     if args.zk:
         host, port = args.zk.rsplit(":", 1)
-        report["zookeeper"] = {**zk_state(host, int(port)), "unit": unit_state("zookeeper.service")}
+        unit = unit_state("zookeeper.service")
+        report["zookeeper"] = {**zk_state(host, int(port)), "unit": unit}
+        if args.zk_package:
+            package = package_info(args.zk_package)
+            report["zookeeper"].update(package=package["version"],
+                                       restart_pending=restart_pending(unit, package))
     if args.master:
         status, headers, metrics = http_get(f"{args.master}/metrics/snapshot", auth, args.ca_file)
         redirect, rheaders, _ = http_get(f"{args.master}/redirect", None, args.ca_file)
+        unit = unit_state("mesos-master.service")
         report["mesos_master"] = {
             "http": status, "elected": int(metrics.get("master/elected", 0)),
             "leader": rheaders.get("Location", "").lstrip("/") if redirect == 307 else None,
             "agents_active": int(metrics.get("master/slaves_active", 0)),
             "recovered": int(metrics.get("registrar/log/recovered", 0)),
             "version": running_version(args.master, args.ca_file),
-            "unit": unit_state("mesos-master.service")}
+            "unit": unit, "restart_pending": restart_pending(unit, mesos_package)}
     if args.agent:
         status, _, metrics = http_get(f"{args.agent}/metrics/snapshot", auth, args.ca_file)
         _, _, state = http_get(f"{args.agent}/state", auth, args.ca_file)
+        unit = unit_state("mesos-agent.service")
         report["mesos_agent"] = {
             "http": status, "registered": int(metrics.get("slave/registered", 0)),
             "id": state.get("id", ""), "version": running_version(args.agent, args.ca_file) or state.get("version", ""),
-            "unit": unit_state("mesos-agent.service")}
+            "unit": unit, "restart_pending": restart_pending(unit, mesos_package)}
     if args.package:
-        report["mesos_package"] = package_version(args.package)
+        report["mesos_package"] = mesos_package["version"]
     print(json.dumps(report, sort_keys=True))
 
 

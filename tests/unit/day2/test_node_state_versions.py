@@ -59,18 +59,42 @@ def test_running_version_without_an_answer() -> None:
     assert node_state.running_version("http://127.0.0.1:9", None) == ""
 
 
-def test_package_version_of_a_missing_package() -> None:
-    assert node_state.package_version("no-such-package-mesos-ha-test") == ""
+def test_package_info_of_a_missing_package() -> None:
+    assert node_state.package_info("no-such-package-mesos-ha-test") == {"version": ""}
 
 
-def test_unit_state_reports_watchdog_and_since(monkeypatch) -> None:
-    out = ("LoadState=loaded\nActiveState=active\nSubState=running\nNRestarts=2\nWatchdogUSec=20s\n"
-           "ActiveEnterTimestamp=Sat 2026-11-28 18:00:00 UTC\nMainPID=42\n")
+def test_package_info_of_an_installed_package() -> None:
+    """dpkg (this machine is Debian) reports the version and the install time of a real package."""
+    info = node_state.package_info("dpkg")
+    assert info["version"] and info["installed_at"] > 1_000_000_000
 
+
+def _fake_systemctl(monkeypatch, out: str) -> None:
     class Done:
         stdout = out
 
     monkeypatch.setattr(node_state.subprocess, "run", lambda *a, **k: Done())
+
+
+def test_unit_state_reports_watchdog_since_and_start(monkeypatch) -> None:
+    _fake_systemctl(monkeypatch, "LoadState=loaded\nActiveState=active\nSubState=running\nNRestarts=2\n"
+                                 "WatchdogUSec=20s\nActiveEnterTimestamp=@1796150000\n"
+                                 "ExecMainStartTimestamp=@1796149998\nMainPID=42\n")
     assert node_state.unit_state("mesos-master.service") == {
         "state": "active", "sub": "running", "restarts": 2, "watchdog": True, "watchdog_usec": "20s",
-        "since": "Sat 2026-11-28 18:00:00 UTC", "pid": 42}
+        "since": "2026-12-01 18:33:20 UTC", "started_at": 1796149998.0, "pid": 42}
+
+
+def test_unit_state_of_an_unknown_unit(monkeypatch) -> None:
+    _fake_systemctl(monkeypatch, "LoadState=not-found\nActiveState=inactive\n")
+    assert node_state.unit_state("nope.service") == {"state": "absent"}
+
+
+@pytest.mark.parametrize("unit,package,pending", [
+    ({"state": "active", "started_at": 100.0}, {"version": "2", "installed_at": 200.0}, True),
+    ({"state": "active", "started_at": 300.0}, {"version": "2", "installed_at": 200.0}, False),
+    ({"state": "failed", "started_at": 100.0}, {"version": "2", "installed_at": 200.0}, False),
+    ({"state": "active", "started_at": 100.0}, {"version": ""}, False),
+])
+def test_restart_pending_when_the_package_is_newer_than_the_process(unit, package, pending) -> None:
+    assert node_state.restart_pending(unit, package) is pending
