@@ -580,8 +580,11 @@ class Observer:
 
     def __init__(self, cluster: Cluster, interval: float = POLL_INTERVAL, max_seconds: float = 900.0,
                  sink: str | Path | None = None) -> None:
-        if interval > 0.2:
-            raise ValueError("the observer must poll at least every 200 ms")
+        # The drill times failovers to a fraction of a second (POLL_INTERVAL); watching a long
+        # runbook for gaps of many seconds (tests/lib/mesos_ha_testlib/continuity.py) may poll
+        # less often, which keeps the probes' own load off a small test machine.
+        if interval > 1.0:
+            raise ValueError("the observer must poll at least every second")
         self.cluster = cluster
         self.interval = interval
         self.max_seconds = max_seconds

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).resolve().parents[3])
 sys.path.insert(0, str(PROJECT / "tests" / "lib"))
@@ -23,29 +22,10 @@ from mesos_ha_testlib import mesos  # noqa: E402  (path set up above)
 SCENARIO = mesos.scenario_name()
 
 
-def _role_defaults(role: str) -> dict[str, Any]:
-    return yaml.safe_load((PROJECT / "roles" / role / "defaults" / "main.yml").read_text(encoding="utf-8")) or {}
-
-
-def _group_vars() -> dict[str, Any]:
-    """The scenario's group_vars (all.yml, then the Mesos groups'), as plain YAML values."""
-    directory = mesos.inventory_file().parent / "group_vars"
-    merged: dict[str, Any] = {}
-    for name in ("all", "mesos_masters", "mesos_agents"):
-        for candidate in (directory / f"{name}.yml", directory / name / "main.yml"):
-            if candidate.is_file():
-                merged.update(yaml.safe_load(candidate.read_text(encoding="utf-8")) or {})
-    return merged
-
-
 @pytest.fixture(scope="session")
 def settings() -> dict[str, Any]:
     """The role defaults overlaid with the scenario's group_vars: the values the flags must show."""
-    merged: dict[str, Any] = {}
-    for role in ("mesos_common", "mesos_master", "mesos_agent"):
-        merged.update(_role_defaults(role))
-    merged.update(_group_vars())
-    return merged
+    return mesos.scenario_values()
 
 
 @pytest.fixture(scope="session")

@@ -46,36 +46,9 @@ PROBE = (
 
 
 
-def _inventory_groups() -> dict[str, list[str]]:
-    """group -> hosts (children expanded) as Ansible itself reads the scenario's inventory.
-
-    ansible-inventory rather than hosts.inventory_groups: the sandbox inventories define
-    zookeeper and mesos_masters as children of 'control' without hosts of their own.
-    """
-    binary = Path(sys.executable).with_name("ansible-inventory")
-    data = json.loads(subprocess.run([str(binary) if binary.exists() else "ansible-inventory", "-i",
-                                      str(mesos.inventory_file()), "--list"],
-                                     capture_output=True, text=True, check=True, timeout=120).stdout)
-
-    def members(group: str) -> set[str]:
-        node = data.get(group) or {}
-        found = set(node.get("hosts", []))
-        for child in node.get("children", []):
-            found |= members(child)
-        return found
-
-    return {group: sorted(members(group)) for group in data if group != "_meta"}
-
-
 def group_hosts(group: str) -> list[mesos.Host]:
-    """The hosts of a group with their containers and addresses on the scenario network."""
-    scenario = mesos.scenario_name()
-    return [th.Host(name, th.container_for(name, scenario),
-                    th.container_address(th.container_for(name, scenario), f"mesos-ha-{scenario}"))
-            for name in _GROUPS.setdefault("groups", _inventory_groups()).get(group, [])]
-
-
-_GROUPS: dict[str, dict[str, list[str]]] = {}
+    """The hosts of a group (children expanded) with their containers and scenario addresses."""
+    return mesos.group_hosts(group)
 
 def connect_from(container: str, address: str, port: int, timeout: float = TIMEOUT) -> str:
     """'connected', 'timeout', 'refused' or 'error ...' for a TCP connect from inside a container."""
@@ -122,8 +95,11 @@ def tables(container: str) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def cluster() -> dict[str, list[mesos.Host]]:
-    """The scenario's hosts per group."""
-    return {group: group_hosts(group) for group in ("zookeeper", "mesos_masters", "mesos_agents")}
+    """The scenario's hosts per group (each group must have members: a loop over an empty group
+    would pass every check below)."""
+    found = {group: group_hosts(group) for group in ("zookeeper", "mesos_masters", "mesos_agents")}
+    assert len(found["zookeeper"]) == 3 and len(found["mesos_masters"]) == 3 and len(found["mesos_agents"]) >= 2, found
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -274,6 +250,52 @@ def test_controller_is_admin_but_not_a_peer(zk_roles: dict[str, mesos.Host],
                        (zk_roles["follower"], ZK_ELECTION)]:
         got = connect_from_controller(host.address, port)
         assert got == "timeout", f"controller -> {host.name}:{port} must be dropped, got {got}"
+
+
+# The same probe for several targets: python3 -c OUTSIDER_PROBE TIMEOUT ADDRESS PORT [ADDRESS PORT ...]
+OUTSIDER_PROBE = (
+    "import socket, sys\n"
+    "args = sys.argv[2:]\n"
+    "for address, port in zip(args[0::2], args[1::2]):\n"
+    "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+    "    s.settimeout(float(sys.argv[1]))\n"
+    "    try:\n"
+    "        s.connect((address, int(port)))\n"
+    "        print('connected')\n"
+    "    except socket.timeout:\n"
+    "        print('timeout')\n"
+    "    except ConnectionRefusedError:\n"
+    "        print('refused')\n"
+    "    except OSError:\n"
+    "        print('error')\n"
+)
+
+
+def connect_from_outsider(targets: list[tuple[str, int]], timeout: float = TIMEOUT) -> list[str]:
+    """The probe from a host that is in no allow-list: a throwaway container (the scenario's
+    image) on the scenario's network, so it gets an address of the cluster's own subnet."""
+    image = subprocess.run(["docker", "inspect", "--format", "{{.Config.Image}}", group_hosts("mesos_masters")[0].container],
+                           capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    argv = ["docker", "run", "--rm", "--network", f"mesos-ha-{mesos.scenario_name()}", "--entrypoint", "python3",
+            image, "-c", OUTSIDER_PROBE, str(timeout)]
+    for address, port in targets:
+        argv += [address, str(port)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60 + timeout * len(targets)).stdout
+    return out.split()
+
+
+def test_unlisted_host_is_dropped_everywhere(zk_roles: dict[str, mesos.Host],
+                                             cluster: dict[str, list[mesos.Host]]) -> None:
+    """hardening.md 7.35: a host of the cluster's own subnet that is in no group and no admin
+    network gets nothing: ZooKeeper's client and quorum ports, the masters, the agents, SSH."""
+    master, agent, member = cluster["mesos_masters"][0], cluster["mesos_agents"][0], zk_roles["follower"]
+    targets = [(member.address, ZK_CLIENT), (member.address, ZK_PEER), (zk_roles["leader"].address, ZK_ELECTION),
+               (master.address, MASTER), (agent.address, AGENT), (agent.address, SSH)]
+    got = connect_from_outsider(targets)
+    assert got == ["timeout"] * len(targets), dict(zip(map(str, targets), got))
+    # The same ports answer the cluster itself: the drops above are the firewall's.
+    assert connect_from(agent.container, member.address, ZK_CLIENT) == "connected"
+    assert connect_from(agent.container, master.address, MASTER) == "connected"
 
 
 # ------------------------------------------------------------------------------ idempotence, reload

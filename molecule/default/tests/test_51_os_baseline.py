@@ -1,6 +1,6 @@
 """The OS baseline (roles/os_baseline): the container-checkable items of hardening.md §7.
 
-Items 1-5, 7, 9 and 10 (6 and the runtime half of 3, 4 and 7 need a VM; see the role README).
+Items 1-5 and 7-10 (6 and the runtime half of 3, 4 and 7 need a VM; see the role README).
 Each check reads the live containers; sshd is also asked over the network which
 authentication methods it offers (public key only).
 """
@@ -26,36 +26,9 @@ SUID_BLACKLIST = {"/usr/bin/rcp", "/usr/bin/rlogin", "/usr/bin/rsh", "/usr/bin/r
                   "/usr/bin/mtr", "/usr/bin/screen", "/usr/sbin/exim4", "/usr/bin/procmail"}
 
 
-def _inventory_groups() -> dict[str, list[str]]:
-    """group -> hosts (children expanded) as Ansible itself reads the scenario's inventory.
-
-    ansible-inventory rather than hosts.inventory_groups: the sandbox inventories define
-    zookeeper and mesos_masters as children of 'control' without hosts of their own.
-    """
-    binary = Path(sys.executable).with_name("ansible-inventory")
-    data = json.loads(subprocess.run([str(binary) if binary.exists() else "ansible-inventory", "-i",
-                                      str(mesos.inventory_file()), "--list"],
-                                     capture_output=True, text=True, check=True, timeout=120).stdout)
-
-    def members(group: str) -> set[str]:
-        node = data.get(group) or {}
-        found = set(node.get("hosts", []))
-        for child in node.get("children", []):
-            found |= members(child)
-        return found
-
-    return {group: sorted(members(group)) for group in data if group != "_meta"}
-
-
 def group_hosts(group: str) -> list[mesos.Host]:
-    """The hosts of a group with their containers and addresses on the scenario network."""
-    scenario = mesos.scenario_name()
-    return [th.Host(name, th.container_for(name, scenario),
-                    th.container_address(th.container_for(name, scenario), f"mesos-ha-{scenario}"))
-            for name in _GROUPS.setdefault("groups", _inventory_groups()).get(group, [])]
-
-
-_GROUPS: dict[str, dict[str, list[str]]] = {}
+    """The hosts of a group (children expanded) with their containers and scenario addresses."""
+    return mesos.group_hosts(group)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +36,8 @@ def all_hosts() -> list[mesos.Host]:
     found: dict[str, mesos.Host] = {}
     for group in ("zookeeper", "mesos_masters", "mesos_agents"):
         found.update({h.name: h for h in group_hosts(group)})
+    # Every check loops over these: an empty inventory would pass them all.
+    assert len(found) == 5, f"expected the scenario's 5 hosts, found {sorted(found)}"
     return [found[name] for name in sorted(found)]
 
 
@@ -102,6 +77,52 @@ def test_account_files_and_login_defs(all_hosts: list[mesos.Host]) -> None:
         defs = kv_file(th.run_in(host.container, "cat", "/etc/login.defs").stdout)
         assert defs.get("UMASK") == "027", f"{host.name}: UMASK {defs.get('UMASK')}"
         assert (defs.get("PASS_MAX_DAYS"), defs.get("PASS_MIN_DAYS"), defs.get("PASS_WARN_AGE")) == ("60", "7", "7")
+
+
+# ------------------------------------------------------------------------ 8. PAM lockout and quality
+PASSWORD = "Corr3ct-Horse-Battery-9-Staple"
+
+
+def test_pam_stacks_lock_accounts_and_check_passwords(all_hosts: list[mesos.Host]) -> None:
+    for host in all_hosts:
+        order = []
+        for line in sh(host.container, "grep -v '^#' /etc/pam.d/common-auth").splitlines():
+            if "pam_faillock.so" in line:
+                order.append("faillock " + line.split("pam_faillock.so", 1)[1].strip())
+            elif "pam_unix.so" in line:
+                order.append("unix")
+        assert order == ["faillock preauth", "unix", "faillock authfail"], f"{host.name}: common-auth {order}"
+        assert "pam_faillock.so" in sh(host.container, "grep -v '^#' /etc/pam.d/common-account"), host.name
+        assert "pam_pwquality.so" in sh(host.container, "grep -v '^#' /etc/pam.d/common-password"), host.name
+        faillock = kv_file(sh(host.container, "cat /etc/security/faillock.conf"), r"\s*=\s*")
+        assert (faillock.get("deny"), faillock.get("unlock_time"), faillock.get("fail_interval")) == ("5", "900", "900")
+        quality = kv_file(sh(host.container, "cat /etc/security/pwquality.conf.d/60-mesos-ha.conf"), r"\s*=\s*")
+        assert quality.get("minlen") == "14" and quality.get("minclass") == "3", f"{host.name}: {quality}"
+
+
+def test_five_bad_passwords_lock_an_account(all_hosts: list[mesos.Host]) -> None:
+    """dev-sec's root_lockout pattern with pamtester and a throwaway user: after five wrong
+    passwords the right one is refused too, until the lock is reset; a short new password is
+    refused by pwquality."""
+    c = all_hosts[0].container
+    sh(c, "command -v pamtester >/dev/null || apt-get install -y -q --no-install-recommends pamtester >/dev/null")
+    sh(c, f"userdel -r locktest 2>/dev/null; useradd -m locktest && echo 'locktest:{PASSWORD}' | chpasswd"
+          " && chage -m 0 locktest")  # login.defs' PASS_MIN_DAYS would forbid today's change
+    try:
+        login = f"echo '{PASSWORD}' | pamtester login locktest authenticate"
+        assert "successfully authenticated" in sh(c, f"{login} 2>&1"), "the right password is refused before any failure"
+        for _ in range(5):
+            sh(c, "echo wrong-password | pamtester login locktest authenticate >/dev/null 2>&1", check=False)
+        locked = sh(c, f"{login} 2>&1", check=False)
+        assert "locked" in locked and "successfully" not in locked, f"not locked after 5 failures: {locked}"
+        assert int(sh(c, "faillock --user locktest | grep -c ' V$'", check=False) or 0) >= 5, "failures not recorded"
+        sh(c, "faillock --user locktest --reset")
+        assert "successfully authenticated" in sh(c, f"{login} 2>&1"), "the reset did not unlock the account"
+        weak = sh(c, f"printf '{PASSWORD}\\nshort-9A\\nshort-9A\\nshort-9A\\n' | runuser -u locktest -- "
+                     "pamtester passwd locktest chauthtok 2>&1", check=False)
+        assert "shorter than 14 characters" in weak, weak
+    finally:
+        sh(c, "faillock --user locktest --reset 2>/dev/null; userdel -r locktest 2>/dev/null", check=False)
 
 
 # ------------------------------------------------------------------------ 2. SUID, rhosts, unique ids

@@ -241,15 +241,21 @@ class Drill:
                                    {"baseline": self.baseline, "cluster": self.cluster.to_dict()}, name)
 
 
-def make_drill(masters: Sequence[th.Host], agents: Sequence[th.Host], zookeepers: Sequence[th.Host],
-               scale: float | None = None, report_dir: Path = REPORT_DIR) -> Drill:
-    """A Drill for the scenario's hosts (testlib Host: name, container, address)."""
+def make_cluster(masters: Sequence[th.Host], agents: Sequence[th.Host], zookeepers: Sequence[th.Host]) -> Any:
+    """The engine's model of these hosts (testlib Host: name, container, address), reached with
+    the session's HTTP settings; nothing is contacted but DNS."""
     def nodes(hosts: Sequence[th.Host]) -> list[Any]:
         return [engine.Node(h.name, h.address, h.name) for h in hosts]
     http = tmesos.http_settings()
-    cluster = engine.resolve_hostnames(engine.Cluster(nodes(masters), nodes(agents), nodes(zookeepers),
-                                                      scheme=http.scheme, ca_file=http.ca_file,
-                                                      credentials=http.credentials))
+    return engine.resolve_hostnames(engine.Cluster(nodes(masters), nodes(agents), nodes(zookeepers),
+                                                   scheme=http.scheme, ca_file=http.ca_file,
+                                                   credentials=http.credentials))
+
+
+def make_drill(masters: Sequence[th.Host], agents: Sequence[th.Host], zookeepers: Sequence[th.Host],
+               scale: float | None = None, report_dir: Path = REPORT_DIR) -> Drill:
+    """A Drill for the scenario's hosts, with the timing read from them (they must all answer)."""
+    cluster = make_cluster(masters, agents, zookeepers)
     containers = {h.name: h.container for h in list(masters) + list(agents) + list(zookeepers)}
     drill = Drill(cluster, containers, bound_scale() if scale is None else scale, report_dir)
     drill.read_timing()

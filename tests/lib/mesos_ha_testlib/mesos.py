@@ -102,6 +102,21 @@ def http_settings() -> HttpSettings:
     return _SETTINGS
 
 
+def scenario_values(roles: Sequence[str] = ("mesos_common", "mesos_master", "mesos_agent")) -> dict[str, Any]:
+    """The roles' defaults overlaid with the scenario's group_vars (all, then the Mesos groups'):
+    the plain YAML values the scenario's hosts are configured with."""
+    merged: dict[str, Any] = {}
+    for role in roles:
+        defaults = PROJECT_DIR / "roles" / role / "defaults" / "main.yml"
+        merged.update(yaml.safe_load(defaults.read_text(encoding="utf-8")) or {})
+    directory = inventory_file().parent / "group_vars"
+    for name in ("all", "mesos_masters", "mesos_agents"):
+        for candidate in (directory / f"{name}.yml", directory / name / "main.yml"):
+            if candidate.is_file():
+                merged.update(yaml.safe_load(candidate.read_text(encoding="utf-8")) or {})
+    return merged
+
+
 def settings_from_scenario(values: Mapping[str, Any], cache: str | Path | None = None) -> HttpSettings:
     """HttpSettings for a scenario whose role defaults + group_vars are `values`.
 

@@ -1,0 +1,155 @@
+"""Helpers for the day-two scenario's tests (importable: conftest puts this directory on sys.path).
+
+The scenario: the runbooks run, one file after the other, against the
+live cluster (node1..node3 each run ZooKeeper, a master and an agent; zk4, zk5 and node4 are
+spares). The files depend on each other's end state, in name order:
+
+  test_10 status and refusal -> test_30 rolling restart -> test_40 upgrade (double1 -> double2,
+  a broken double3, the rollback) -> test_50 backup and restore -> test_60 remove node2's agent
+  -> test_70 replace node3 by node4 -> test_80 grow ZooKeeper to five and give node2 its agent back.
+
+`Day2` holds what the inventory says now (groups, the Mesos package) and writes a fresh
+inventory of the scenario's containers for every runbook run, as an operator edits theirs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).resolve().parents[3])
+sys.path.insert(0, str(PROJECT / "tests" / "lib"))
+
+from mesos_ha_testlib import continuity, failover, mesos  # noqa: E402  (path set up above)
+from mesos_ha_testlib import hosts as th  # noqa: E402
+
+SCENARIO = mesos.scenario_name()
+CACHE = Path(os.environ.get("MESOS_HA_CACHE") or PROJECT / ".cache")
+PACKAGES = CACHE / "packages"
+REPORT_DIR = PROJECT / "reports" / "day2"
+UNITS = {"zookeeper": "zookeeper.service", "mesos_masters": "mesos-master.service", "mesos_agents": "mesos-agent.service"}
+
+
+def package(version: str) -> Path:
+    """The Mesos double's package file of `version` (built by tools/bootstrap.sh)."""
+    path = PACKAGES / f"aventer-mesos_1.11.0-0.{version}_all.deb"
+    assert path.is_file(), f"{path} is missing: run tools/bootstrap.sh"
+    return path
+
+
+@dataclass
+class Day2:
+    """The cluster as the inventory describes it now, and how to run a runbook against it."""
+
+    tmp: Path
+    groups: dict[str, list[str]] = field(default_factory=lambda: {
+        "zookeeper": ["node1", "node2", "node3"],
+        "mesos_masters": ["node1", "node2", "node3"],
+        "mesos_agents": ["node1", "node2", "node3"]})
+    package: Path = field(default_factory=lambda: package("double1"))
+    runs: int = 0
+
+    def inventory(self, groups: Mapping[str, list[str]] | None = None) -> Path:
+        """A new inventory of the scenario's containers with these groups (default: the current ones)."""
+        self.runs += 1
+        groups = dict(groups or self.groups)
+        names = sorted({h for members in groups.values() for h in members})
+        return mesos.write_inventory(self.tmp / f"inventory-{self.runs:02d}", groups,
+                                     host_vars={h: {"mesos_common_package_file": str(self.package)} for h in names})
+
+    def run(self, playbook: str, extra: Mapping[str, Any] | None = None,
+            groups: Mapping[str, list[str]] | None = None, timeout: float = 1200) -> mesos.PlaybookRun:
+        """ansible-playbook <playbook> against a fresh inventory; the run's report is kept."""
+        inventory = self.inventory(groups)
+        started = time.monotonic()
+        run = mesos.run_playbook(playbook, inventory=inventory, extra_vars=extra, timeout=timeout)
+        REPORT_DIR.mkdir(parents=True, exist_ok=True)
+        name = f"{self.runs:02d}-{Path(playbook).stem}"
+        (REPORT_DIR / f"{name}.log").write_text(f"{' '.join(run.argv)}\nrc={run.rc} "
+                                                f"seconds={time.monotonic() - started:.1f}\n\n{run.stdout}\n{run.stderr}",
+                                                encoding="utf-8")
+        return run
+
+    def hosts(self, group: str, groups: Mapping[str, list[str]] | None = None) -> list[th.Host]:
+        """The group's hosts (containers and addresses) as the current inventory has them."""
+        names = (groups or self.groups)[group]
+        return [th.Host(n, th.container_for(n, SCENARIO), th.container_address(th.container_for(n, SCENARIO),
+                                                                                f"mesos-ha-{SCENARIO}"))
+                for n in sorted(names)]
+
+    def drill(self, groups: Mapping[str, list[str]] | None = None) -> failover.Drill:
+        """The failover engine's view of the cluster (observer, timing, baseline) for these groups."""
+        return failover.make_drill(self.hosts("mesos_masters", groups), self.hosts("mesos_agents", groups),
+                                   self.hosts("zookeeper", groups), report_dir=REPORT_DIR)
+
+    def cluster(self, groups: Mapping[str, list[str]]) -> Any:
+        """The engine's model of the cluster these groups will form (for the observer); unlike
+        drill(), nothing of it needs to run yet."""
+        return failover.make_cluster(self.hosts("mesos_masters", groups), self.hosts("mesos_agents", groups),
+                                     self.hosts("zookeeper", groups))
+
+    def save(self, path: Path) -> None:
+        """Keep the groups and the package for a later pytest session on the same cluster."""
+        path.write_text(json.dumps({"cluster": cluster_id(), "groups": self.groups, "package": str(self.package)}),
+                        encoding="utf-8")
+
+    def load(self, path: Path) -> bool:
+        """Take the state an earlier session saved, if it was saved for these very containers."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("cluster") != cluster_id():
+            return False
+        self.groups, self.package = data["groups"], Path(data["package"])
+        return True
+
+    def all_hosts(self) -> list[str]:
+        return sorted({h for members in self.groups.values() for h in members})
+
+
+def cluster_id() -> str:
+    """The scenario's containers, by their docker ids: a recreated scenario is another cluster."""
+    names = [th.container_for(h, SCENARIO) for h in ("node1", "node2", "node3", "node4", "zk4", "zk5")]
+    out = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", *names], capture_output=True, text=True,
+                         check=False, timeout=30).stdout
+    return ",".join(line[:12] for line in out.split())
+
+
+def sh(host: str, command: str, check: bool = True, timeout: float = 120) -> str:
+    """A shell command on a scenario host; its stripped stdout."""
+    return th.run_in(th.container_for(host, SCENARIO), "sh", "-c", command, check=check, timeout=timeout).stdout.strip()
+
+
+def main_pids(day2: Day2) -> dict[str, int]:
+    """'host/unit' -> MainPID of every unit the current groups run (0 = not running)."""
+    pids = {}
+    for group, unit in UNITS.items():
+        for host in day2.groups[group]:
+            pids[f"{host}/{unit}"] = int(sh(host, f"systemctl show -p MainPID --value {unit}") or 0)
+    return pids
+
+
+def package_versions(day2: Day2) -> dict[str, str]:
+    """host -> the installed Mesos package version."""
+    hosts = sorted(set(day2.groups["mesos_masters"]) | set(day2.groups["mesos_agents"]))
+    return {h: sh(h, "dpkg-query -W -f '${Version}' aventer-mesos") for h in hosts}
+
+
+def check_continuity(name: str, drill: failover.Drill, seen: continuity.Watch, max_handovers: int,
+                     expected_agent_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Analyse what the observer saw during a runbook; fail on any quorum or leader gap longer
+    than one handover (bounds from the live configuration), on more handovers than allowed, a
+    split brain or an agent that changed its id. The analysis goes to reports/day2/<name>.json."""
+    report = seen.analyse()
+    bounds = continuity.handover_bounds(drill.timing, drill.scale)
+    problems = continuity.check(report, bounds, max_handovers=max_handovers, expected_agent_ids=expected_agent_ids)
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORT_DIR / f"{name}.json").write_text(json.dumps({"report": report, "bounds": bounds, "problems": problems},
+                                                        indent=2, sort_keys=True, default=str), encoding="utf-8")
+    table = continuity.summary_table(report)
+    (REPORT_DIR / f"{name}.txt").write_text(table + "\n", encoding="utf-8")
+    assert not problems, "\n".join(problems) + "\n" + table
+    return report
