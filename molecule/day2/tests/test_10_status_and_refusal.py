@@ -4,8 +4,9 @@
   master (its /redirect), every ZooKeeper member's mode (srvr), each agent's id (/state), the
   installed package, and every unit's restart count (systemctl show NRestarts).
 * With one ZooKeeper member stopped, the report says unhealthy and names it; the rolling
-  restart and the rolling upgrade then stop in their first health gate and restart nothing
-  (every unit keeps its process); once the member is back the report is healthy again.
+  restart, the rolling upgrade and the backup then stop in their first health gate and restart
+  or copy nothing (every unit keeps its process); once the member is back the report is healthy
+  again.
 """
 from __future__ import annotations
 
@@ -64,7 +65,9 @@ def test_runbooks_refuse_an_unhealthy_cluster(day2: Day2, baseline) -> None:
         before = main_pids(day2)
         restart = day2.run("playbooks/rolling-restart.yml")
         upgrade = day2.run("playbooks/rolling-upgrade.yml", extra={"mesos_common_package_file": str(package("double2"))})
-        for run in (restart, upgrade):
+        backup = day2.run("playbooks/backup.yml", extra={"backup_root": str(day2.tmp / "refused-backups")})
+        assert not (day2.tmp / "refused-backups").exists() or not any((day2.tmp / "refused-backups").iterdir())
+        for run in (restart, upgrade, backup):
             assert run.rc != 0, run.summary()
             messages = " ".join(run.failure_messages())
             assert "The cluster is not healthy" in messages and follower in messages, run.summary()

@@ -35,7 +35,7 @@ def test_upgrade_keeps_quorum_and_a_leader(day2: Day2, baseline) -> None:
     ids = dict(baseline.baseline["agent_ids"])
     day2.package = package("double2")
     with continuity.watch(baseline.cluster, sink=REPORT_DIR / "samples-rolling-upgrade.jsonl") as seen:
-        run = day2.run(UPGRADE)
+        run = day2.run(UPGRADE, extra={"upgrade_agent_batch": 2})
     assert run.rc == 0, run.summary()
     check_continuity("rolling-upgrade", baseline, seen, max_handovers=1, expected_agent_ids=ids)
     assert set(package_versions(day2).values()) == {"1.11.0-0.double2"}
@@ -47,7 +47,7 @@ def test_upgrade_keeps_quorum_and_a_leader(day2: Day2, baseline) -> None:
 
 def test_upgrade_again_changes_nothing(day2: Day2, baseline) -> None:
     before = main_pids(day2)
-    run = day2.run(UPGRADE)
+    run = day2.run(UPGRADE, extra={"upgrade_agent_batch": 2})
     assert run.rc == 0, run.summary()
     assert not any(run.changed().values()), f"changed: {run.changed()}"
     assert main_pids(day2) == before, "a daemon was restarted"
@@ -79,7 +79,7 @@ def test_rollback_needs_force_and_heals_the_cluster(day2: Day2) -> None:
     day2.package = package("double2")
     refused = day2.run(UPGRADE)
     assert refused.rc != 0 and "The cluster is not healthy" in " ".join(refused.failure_messages()), refused.summary()
-    run = day2.run(UPGRADE, extra={"force": True, "mesos_common_allow_downgrade": True})
+    run = day2.run(UPGRADE, extra={"force": True, "mesos_common_allow_downgrade": True, "upgrade_agent_batch": 2})
     assert run.rc == 0, run.summary()
     assert set(package_versions(day2).values()) == {"1.11.0-0.double2"}
     assert set(running_versions(day2).values()) == {"1.11.0-0.double2"}

@@ -165,6 +165,36 @@ def _element_addresses(element: Any) -> set[ipaddress.IPv4Address]:
     raise AssertionError(f"unexpected set element {element}")
 
 
+def _set_members(container: str, name: str) -> set[ipaddress.IPv4Address]:
+    sets = {s["name"]: s for s in table_objects(ruleset(container), "set")}
+    assert name in sets, f"{container}: no set {name} (sets: {sorted(sets)})"
+    return set().union(*(_element_addresses(e) for e in sets[name].get("elem", [])))
+
+
+def _admin_addresses() -> set[ipaddress.IPv4Address]:
+    """firewall_admin_cidrs of the sandbox: the scenario network's gateway (the controller)."""
+    gateway = subprocess.run(["docker", "network", "inspect", f"mesos-ha-{mesos.scenario_name()}", "--format",
+                              "{{(index .IPAM.Config 0).Gateway}}"], capture_output=True, text=True, check=True,
+                             timeout=30).stdout.strip()
+    return {ipaddress.ip_address(gateway)}
+
+
+def test_allow_lists_hold_exactly_the_roles_that_need_them(cluster: dict[str, list[mesos.Host]]) -> None:
+    """hardening.md 7.34: 2181 from masters, agents and admins; 5050 from agents, masters (the
+    replicated log, redirects) and admins; 5051 from masters and admins. Nothing else in them."""
+    masters = {ipaddress.ip_address(h.address) for h in cluster["mesos_masters"]}
+    agents = {ipaddress.ip_address(h.address) for h in cluster["mesos_agents"]}
+    admin = _admin_addresses()
+    expected = {"zk_client_v4": (cluster["zookeeper"], masters | agents | admin),
+                "master_v4": (cluster["mesos_masters"], masters | agents | admin),
+                "agent_v4": (cluster["mesos_agents"], masters | admin)}
+    for name, (hosts, allowed) in expected.items():
+        for host in hosts:
+            found = _set_members(host.container, name)
+            assert found == allowed, (f"{host.name}: {name} holds {sorted(map(str, found))}, "
+                                      f"expected {sorted(map(str, allowed))}")
+
+
 def test_forward_chain_only_off_agents(cluster: dict[str, list[mesos.Host]]) -> None:
     for host in cluster["mesos_agents"]:
         chains = {c["name"] for c in table_objects(ruleset(host.container), "chain")}

@@ -164,7 +164,18 @@ def test_systemctl_shows_the_sandbox_properties(spec: Sandboxed) -> None:
         assert {"AF_INET", "AF_INET6", "AF_UNIX"} <= families, f"{host.name}: {props['RestrictAddressFamilies']}"
         assert "AF_BLUETOOTH" not in families and not props["RestrictAddressFamilies"].startswith("~"), (
             f"{host.name}: an allow-list is expected, got {props['RestrictAddressFamilies']!r}")
-        assert props["SystemCallFilter"].strip(), f"{host.name}: {spec.unit} has no SystemCallFilter"
+        calls = props["SystemCallFilter"].split()
+        host_level = {"init_module", "finit_module", "kexec_load", "reboot", "swapon"}
+        if spec.unit == "mesos-agent.service":
+            # A deny-list (tasks run arbitrary programs): the host-level calls are in it.
+            assert calls and calls[0].startswith("~"), f"{host.name}: {spec.unit} SystemCallFilter {calls[:3]}"
+            assert host_level <= {c.lstrip("~") for c in calls}, f"{host.name}: {spec.unit} allows {host_level}"
+        else:
+            # An allow-list (@system-service minus @privileged and @resources).
+            allowed = set(calls)
+            assert {"read", "write"} <= allowed, f"{host.name}: {spec.unit} SystemCallFilter {calls[:3]}"
+            assert not allowed & (host_level | {"mount", "ptrace", "chroot", "setuid"}), (
+                f"{host.name}: {spec.unit} allows {sorted(allowed & (host_level | {'mount', 'ptrace', 'chroot', 'setuid'}))}")
         assert set(spec.writable) <= set(props["ReadWritePaths"].split()), (
             f"{host.name}: ReadWritePaths={props['ReadWritePaths']!r}")
         if spec.unit == "mesos-agent.service":

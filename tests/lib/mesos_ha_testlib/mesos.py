@@ -111,7 +111,9 @@ def scenario_values(roles: Sequence[str] = ("mesos_common", "mesos_master", "mes
         merged.update(yaml.safe_load(defaults.read_text(encoding="utf-8")) or {})
     directory = inventory_file().parent / "group_vars"
     for name in ("all", "mesos_masters", "mesos_agents"):
-        for candidate in (directory / f"{name}.yml", directory / name / "main.yml"):
+        # group_vars/<group>.yml, or every file of group_vars/<group>/ in name order (as Ansible reads them).
+        candidates = [directory / f"{name}.yml"] + sorted((directory / name).glob("*.yml"))
+        for candidate in candidates:
             if candidate.is_file():
                 merged.update(yaml.safe_load(candidate.read_text(encoding="utf-8")) or {})
     return merged
