@@ -38,6 +38,18 @@ def _slave_id(call, field):
     return None
 
 
+def _agent_call(call, field):
+    """(agent id, None) of a v1 call {field: {agent_id: {value}}}, or (None, the 400 answer real
+    Mesos gives for a call without the field or without its agent id)."""
+    if not isinstance(call.get(field), dict):
+        return None, text(400, "Failed to validate master::Call: Expecting '%s' to be present" % field)
+    aid = _slave_id(call, field)
+    if aid is None:
+        return None, text(400, "Failed to convert JSON into Call protobuf: Missing required "
+                               "fields: %s.agent_id" % field)
+    return aid, None
+
+
 def _registry_entry(reg, aid):
     """The agent's entry in the registry's admitted or unreachable list (Registry.Slave /
     Registry.UnreachableSlave), or None."""
@@ -570,14 +582,10 @@ class Master:
         return aid in self.agents or aid in self.recovered_agents or aid in self.unreachable
 
     def api_drain_agent(self, call):
-        if not isinstance(call.get("drain_agent"), dict):
-            return text(400, "Failed to validate master::Call: Expecting 'drain_agent' to be "
-                             "present")
+        aid, bad = _agent_call(call, "drain_agent")
+        if bad:
+            return bad
         body = call["drain_agent"]
-        aid = _slave_id(call, "drain_agent")
-        if aid is None:
-            return text(400, "Failed to convert JSON into Call protobuf: Missing required "
-                             "fields: drain_agent.agent_id")
         config = {}
         mgp = body.get("max_grace_period")
         if mgp is not None:
@@ -622,13 +630,9 @@ class Master:
         return text(200, "")
 
     def api_reactivate_agent(self, call):
-        if not isinstance(call.get("reactivate_agent"), dict):
-            return text(400, "Failed to validate master::Call: Expecting 'reactivate_agent' to "
-                             "be present")
-        aid = _slave_id(call, "reactivate_agent")
-        if aid is None:
-            return text(400, "Failed to convert JSON into Call protobuf: Missing required "
-                             "fields: reactivate_agent.agent_id")
+        aid, bad = _agent_call(call, "reactivate_agent")
+        if bad:
+            return bad
         with self.lock:
             if aid not in self.deactivated:
                 return text(400, "Agent is not deactivated")
@@ -659,13 +663,9 @@ class Master:
         return text(200, "")
 
     def api_mark_agent_gone(self, call):
-        if not isinstance(call.get("mark_agent_gone"), dict):
-            return text(400, "Failed to validate master::Call: Expecting 'mark_agent_gone' to "
-                             "be present")
-        aid = _slave_id(call, "mark_agent_gone")
-        if aid is None:
-            return text(400, "Failed to convert JSON into Call protobuf: Missing required "
-                             "fields: mark_agent_gone.agent_id")
+        aid, bad = _agent_call(call, "mark_agent_gone")
+        if bad:
+            return bad
         glog.info("http.cpp", 5640, "Marking agent '%s' as gone" % aid)
         with self.lock:
             if aid in self.gone:
