@@ -4,14 +4,14 @@ SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 export MESOS_HA_VENV := $(VENV)
 
-.PHONY: help bootstrap sandbox sandbox-status sandbox-destroy test lint unit syntax molecule bench
+.PHONY: help bootstrap sandbox sandbox-status sandbox-destroy test lint unit syntax static molecule bench
 
 help:
 	@echo "make sandbox          bring up the local HA cluster (5 systemd containers) and show its state"
 	@echo "make sandbox-status   show the sandbox's state again"
 	@echo "make sandbox-destroy  remove the sandbox's containers and network"
 	@echo "make test             run all tests (lint, unit, syntax, every Molecule scenario)"
-	@echo "make lint | unit | syntax | molecule   run one stage"
+	@echo "make lint | unit | syntax | static | molecule   run one stage (static: the first three side by side)"
 	@echo "make bootstrap        install host packages, start Docker, make the venv, build the image"
 
 bootstrap:
@@ -29,5 +29,5 @@ sandbox-destroy:
 test:
 	@bash tools/test.sh
 
-lint unit syntax molecule:
+lint unit syntax static molecule:
 	@bash tools/test.sh $@

@@ -112,8 +112,12 @@ main() {
   ensure_sandbox_secrets
   if command -v apt-get >/dev/null; then install_host_packages; fi
   ensure_docker
-  ensure_venv
-  bash "$repo/tools/image/build.sh"
+  # The virtualenv and the image do not depend on each other (pip and debootstrap each wait
+  # mostly on downloads), so a fresh machine makes both at once.
+  ensure_venv &
+  local venv_pid=$!
+  bash "$repo/tools/image/build.sh" || { wait "$venv_pid"; die "could not build the base image"; }
+  wait "$venv_pid" || exit 1
   build_test_packages
   say "ready in $((SECONDS - start))s"
 }

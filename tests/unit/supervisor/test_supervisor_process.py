@@ -86,7 +86,9 @@ def test_sigterm_ignored_leads_to_sigkill_after_stop_timeout(supervise, notify: 
     sent_at = time.monotonic()
     run.proc.send_signal(signal.SIGTERM)
     assert run.wait(timeout=4) == 137
-    assert 0.8 <= time.monotonic() - sent_at < 1.6
+    # Not before the stop timeout; the upper bound only rules out a much longer wait (a loaded
+    # CI machine adds scheduling delay, so it is loose).
+    assert 0.8 <= time.monotonic() - sent_at < 2.5
     assert run.signals() == ["TERM"]
     assert process_gone(pid)
     assert "daemon still running 0.8s after SIGTERM; sending SIGKILL" in run.stderr

@@ -22,6 +22,7 @@ from supervisor_harness import (
     NotifyReceiver,
     free_port,
     process_gone,
+    wait_until,
 )
 
 MARGIN = 0.35
@@ -239,8 +240,14 @@ def test_interval_is_derived_from_watchdog_usec(supervise, notify: NotifyReceive
         watchdog_usec=600_000,
     )
     ready_at = notify.wait_for("READY=1", timeout=5)
-    time.sleep(1.2)
-    pings = [t for t in notify.times("WATCHDOG=1") if t > ready_at]
+
+    def received() -> list:
+        return [t for t in notify.times("WATCHDOG=1") if t > ready_at]
+
+    # Four gaps take 1.2 s at the expected cadence; 5 s leaves room for a slow first ping on a
+    # loaded machine, and a 5 s cadence (--interval) would still produce at most one ping.
+    wait_until(lambda: len(received()) >= 5, 5)
+    pings = received()
     gaps = [b - a for a, b in zip(pings, pings[1:])]
     # The cadence follows WATCHDOG_USEC/2 (0.3 s), not --interval (5 s); the tolerance is for
     # a loaded CI machine.
