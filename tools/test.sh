@@ -39,7 +39,7 @@ record() {  # record NAME RC SECONDS LOG
 }
 
 # The static stages share no state, so they run side by side: the unit tests mostly wait on
-# timers (pytest-xdist spreads them over 3 workers), while the linters and the syntax checks
+# timers (pytest-xdist spreads them over 2 workers), while the linters and the syntax checks
 # only need the CPU and run at the lowest priority, so they take what the unit tests leave and
 # do not slow their timing checks.
 run_static_stages() {  # run_static_stages STAGE...  (names from static_stage)
@@ -66,7 +66,7 @@ static_stage() {
   case $1 in
     yamllint) yamllint --strict . ;;
     ansible-lint) ansible-lint ;;
-    unit) python -m pytest -q -n 3 ;;
+    unit) python -m pytest -q -n 2 ;;
     syntax) stage_syntax ;;
   esac
 }

@@ -84,6 +84,10 @@ def test_three_masters_one_leader_layout_and_redirects(procs, zk_client, zk_path
     fl = get_json(ports[2], "/master/flags")["flags"]
     assert fl["zk"] == "file://%s" % zk_file and fl["zk_session_timeout"] == "2secs"
     assert get_json(ports[0], "/flags")["flags"]["zk"] == url
+    # Each replica reports recovered once it has caught up with the others (VOTING); a follower
+    # can still be catching up when the leader is elected, so wait for it instead of racing it.
+    wait_until(lambda: all(metrics(p)["registrar/log/recovered"] == 1.0 for p in ports), 10,
+               what="every replica recovered")
     for p in ports:
         m = metrics(p)
         assert m["master/elected"] == (1.0 if p == leader else 0.0)
