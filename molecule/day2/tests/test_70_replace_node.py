@@ -4,9 +4,9 @@ takes its place, under observation.
 * While node3 still answers, the runbook refuses (two members with one id would be worse than
   the outage) and changes nothing.
 * node3's container is stopped for good (the failed host). With node4 in its groups, the runbook
-  brings node4 in: it takes ZooKeeper id 3, serves as a member of the five, its master's empty
-  log replica catches up, its agent registers; the survivors move to the new server list. The
-  ZooKeeper quorum (three of five) and an elected master are never lost for longer than one
+  brings node4 in: it takes ZooKeeper id 3, serves as one of the three members, its master's
+  empty log replica catches up, its agent registers; the survivors move to the new server list.
+  The ZooKeeper quorum (two of three) and an elected master are never lost for longer than one
   handover, and the other agents keep their ids.
 """
 from __future__ import annotations
