@@ -4,7 +4,8 @@
 #      of the Mesos double need (a real ZooKeeper and a JRE);
 #   2. a Docker engine that answers (started in the background when systemd is not PID 1);
 #   3. a virtualenv with the pinned Python requirements (reinstalled when requirements.txt changes);
-#   4. the systemd base image, built locally and cached by the hash of its recipe.
+#   4. the systemd base image, built locally and cached by the hash of its recipe (skipped with
+#      MESOS_HA_SKIP_IMAGE=1: tools/test.sh then builds it while the static stages run).
 # Nothing is downloaded except from the distribution's and PyPI's package registries.
 set -euo pipefail
 
@@ -112,12 +113,17 @@ main() {
   ensure_sandbox_secrets
   if command -v apt-get >/dev/null; then install_host_packages; fi
   ensure_docker
-  # The virtualenv and the image do not depend on each other (pip and debootstrap each wait
-  # mostly on downloads), so a fresh machine makes both at once.
-  ensure_venv &
-  local venv_pid=$!
-  bash "$repo/tools/image/build.sh" || { wait "$venv_pid"; die "could not build the base image"; }
-  wait "$venv_pid" || exit 1
+  if [ "${MESOS_HA_SKIP_IMAGE:-0}" = 1 ]; then
+    # tools/test.sh builds the image itself, beside the static test stages that do not need it.
+    ensure_venv
+  else
+    # The virtualenv and the image do not depend on each other (pip and debootstrap each wait
+    # mostly on downloads), so a fresh machine makes both at once.
+    ensure_venv &
+    local venv_pid=$!
+    bash "$repo/tools/image/build.sh" || { wait "$venv_pid"; die "could not build the base image"; }
+    wait "$venv_pid" || exit 1
+  fi
   build_test_packages
   say "ready in $((SECONDS - start))s"
 }

@@ -9,7 +9,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 venv=${MESOS_HA_VENV:-$repo/.venv}
-bash tools/bootstrap.sh || exit 1
+MESOS_HA_SKIP_IMAGE=1 bash tools/bootstrap.sh || exit 1
 export PATH="$venv/bin:$PATH" ANSIBLE_CONFIG="$repo/ansible.cfg"
 if [ ! -t 1 ]; then export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1; fi
 
@@ -73,12 +73,11 @@ static_stage() {
 
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
 
-# Scenario order: the smaller ones first, so a broken basic piece fails fast; day2 (the
-# runbooks) builds on what default proves, so it runs after it.
+# Scenario order: the smaller one first, so a broken basic piece fails fast.
 ordered_scenarios() {
   local s
-  for s in zookeeper default day2; do [ -f "molecule/$s/molecule.yml" ] && echo "$s"; done
-  scenarios | grep -vxE 'zookeeper|default|day2'
+  for s in zookeeper default; do [ -f "molecule/$s/molecule.yml" ] && echo "$s"; done
+  scenarios | grep -vxE 'zookeeper|default'
 }
 
 stage_syntax() {
@@ -92,6 +91,29 @@ stage_syntax() {
 
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(static molecule)
+
+# The Molecule scenarios need the base image; the static stages do not. So the image is built
+# (or found cached) in the background, at the lowest CPU priority, while they run, and the first
+# scenario waits for it.
+image_pid="" image_rc=0
+if printf '%s\n' "${stages[@]}" | grep -q '^molecule'; then
+  ( t=$SECONDS; nice -n 19 bash tools/image/build.sh >"$logs/image.log" 2>&1
+    echo "$? $((SECONDS - t))" >"$logs/image.log.status" ) &
+  image_pid=$!
+fi
+wait_for_image() {
+  [ -n "$image_pid" ] || return "$image_rc"
+  local rc secs waited=$SECONDS
+  wait "$image_pid"
+  image_pid=""
+  read -r rc secs <"$logs/image.log.status"
+  rm -f "$logs/image.log.status"
+  printf '\n=== image: tools/image/build.sh (in the background; waited %ss for it)\n' $((SECONDS - waited))
+  record image "$rc" "$secs" "$logs/image.log"
+  image_rc=$rc
+  return "$rc"
+}
+
 for stage in "${stages[@]}"; do
   case $stage in
     static) run_static_stages unit yamllint ansible-lint syntax ;;
@@ -100,8 +122,10 @@ for stage in "${stages[@]}"; do
       run_stage ansible-lint static_stage ansible-lint ;;
     unit | syntax) run_stage "$stage" static_stage "$stage" ;;
     molecule)
+      wait_for_image || continue
       for s in $(ordered_scenarios); do run_stage "molecule:$s" molecule test -s "$s"; done ;;
     molecule:*)
+      wait_for_image || continue
       run_stage "$stage" molecule test -s "${stage#molecule:}" ;;
     *) echo "unknown stage '$stage' (static, lint, unit, syntax, molecule, molecule:<scenario>)" >&2; exit 2 ;;
   esac

@@ -1,12 +1,12 @@
-"""Helpers for the day-two scenario's tests (importable: conftest puts this directory on sys.path).
+"""Helpers for the day-two runbook tests (importable: conftest puts this directory on sys.path).
 
-The scenario: the runbooks run, one file after the other, against the
-live cluster (node1..node3 each run ZooKeeper, a master and an agent; zk4, zk5 and node4 are
+They run last in the default scenario, against the live cluster the earlier files left healthy
+(node1..node3 run ZooKeeper and a master, agent1 and agent2 an agent; zk4, zk5 and node4 are
 spares). The files depend on each other's end state, in name order:
 
   test_10 status and refusal -> test_30 rolling restart -> test_40 upgrade (double1 -> double2,
-  a broken double3, the rollback) -> test_50 backup and restore -> test_60 remove node2's agent
-  -> test_70 replace node3 by node4 -> test_80 grow ZooKeeper to five and give node2 its agent back.
+  a broken double3, the rollback) -> test_50 backup and restore -> test_60 remove agent2's agent
+  -> test_70 replace node3 by node4 -> test_80 grow ZooKeeper to five and give agent2 its agent back.
 
 `Day2` holds what the inventory says now (groups, the Mesos package) and writes a fresh
 inventory of the scenario's containers for every runbook run, as an operator edits theirs.
@@ -48,9 +48,8 @@ class Day2:
 
     tmp: Path
     groups: dict[str, list[str]] = field(default_factory=lambda: {
-        "zookeeper": ["node1", "node2", "node3"],
-        "mesos_masters": ["node1", "node2", "node3"],
-        "mesos_agents": ["node1", "node2", "node3"]})
+        group: sorted(members) for group, members in th.inventory_groups(str(mesos.inventory_file())).items()
+        if group in UNITS})
     package: Path = field(default_factory=lambda: package("double1"))
     runs: int = 0
 
@@ -112,7 +111,7 @@ class Day2:
 
 def cluster_id() -> str:
     """The scenario's containers, by their docker ids: a recreated scenario is another cluster."""
-    names = [th.container_for(h, SCENARIO) for h in ("node1", "node2", "node3", "node4", "zk4", "zk5")]
+    names = [th.container_for(h, SCENARIO) for h in sorted(th.inventory_groups(str(mesos.inventory_file()))["all"])]
     out = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", *names], capture_output=True, text=True,
                          check=False, timeout=30).stdout
     return ",".join(line[:12] for line in out.split())

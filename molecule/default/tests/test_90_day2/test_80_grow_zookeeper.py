@@ -1,11 +1,11 @@
-"""playbooks/scale.yml: ZooKeeper grows from three members to five (zk4, zk5), and node2 gets
-an agent again, in one run, under observation.
+"""playbooks/scale.yml: ZooKeeper grows from three members to five (zk4, zk5), and agent2 gets
+its agent again, in one run, under observation.
 
 Judged against the five-member ensemble (three must serve): the two new members join the
 running ensemble before any old member restarts, so the quorum is never lost for longer than
 one ZooKeeper election, and the masters keep (or hand over once) their leader while they move
 to the five-member ZooKeeper list. Afterwards: five members with stable ids 1..5 and one leader,
-every zoo.cfg and every /etc/mesos/zk lists all five, node2's agent is registered (with a new
+every zoo.cfg and every /etc/mesos/zk lists all five, agent2's agent is registered (with a new
 id: it was marked gone), the others kept theirs. Adding masters is refused.
 """
 from __future__ import annotations
@@ -33,10 +33,10 @@ def test_grow_zookeeper_to_five_and_add_an_agent(day2: Day2, baseline) -> None:
     ids = dict(baseline.baseline["agent_ids"])
     grown = {"zookeeper": day2.groups["zookeeper"] + ["zk4", "zk5"],
              "mesos_masters": list(day2.groups["mesos_masters"]),
-             "mesos_agents": sorted(day2.groups["mesos_agents"] + ["node2"])}
+             "mesos_agents": sorted(day2.groups["mesos_agents"] + ["agent2"])}
     # One probe per target per second: this run is long, its gaps are bounded at 10 s and more.
     with continuity.watch(day2.cluster(grown), sink=REPORT_DIR / "samples-grow-zookeeper.jsonl", interval=1.0) as seen:
-        run = day2.run(SCALE, extra={"scale_new_hosts": ["zk4", "zk5", "node2"]}, groups=grown)
+        run = day2.run(SCALE, extra={"scale_new_hosts": ["zk4", "zk5", "agent2"]}, groups=grown)
     assert run.rc == 0, run.summary()
     check_continuity("grow-zookeeper", baseline, seen, max_handovers=1, expected_agent_ids=ids)
     day2.groups = grown
@@ -53,5 +53,5 @@ def test_grow_zookeeper_to_five_and_add_an_agent(day2: Day2, baseline) -> None:
         url = sh(host, "cat /etc/mesos/zk")
         assert all(f"{h}:2181" in url for h in day2.groups["zookeeper"]), f"{host}: {url.split('@')[-1]}"
     check = day2.drill().establish_baseline()
-    assert {h: i for h, i in check["agent_ids"].items() if h != "node2"} == ids
-    assert check["agent_ids"]["node2"] and check["agent_ids"]["node2"] not in ids.values()
+    assert {h: i for h, i in check["agent_ids"].items() if h != "agent2"} == ids
+    assert check["agent_ids"]["agent2"] and check["agent_ids"]["agent2"] not in ids.values()

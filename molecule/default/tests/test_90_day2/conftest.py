@@ -1,4 +1,5 @@
-"""Fixtures for the day-two scenario (the helpers and the scenario's story are in day2lib.py)."""
+"""Fixtures for the day-two runbook tests (the helpers and the story are in day2lib.py); the
+scenario-wide ones (https settings, settings) come from ../conftest.py."""
 from __future__ import annotations
 
 import os
@@ -10,16 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from day2lib import Day2, failover, mesos  # noqa: E402  (path set up above)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def mesos_http() -> mesos.HttpSettings:
-    """Every Mesos request of the session (the observer's too) uses https with the cluster CA and
-    the operator's credential, as the scenario's hosts are configured (role defaults)."""
-    http = mesos.settings_from_scenario(mesos.scenario_values())
-    mesos.configure_http(http)
-    return http
+from day2lib import Day2, failover  # noqa: E402  (path set up above)
 
 
 # Where the scenario's state outlives one pytest session (a re-run of some files on the same

@@ -1,4 +1,4 @@
-"""playbooks/remove-agent.yml: node2's agent is drained, stopped and marked gone.
+"""playbooks/remove-agent.yml: agent2's agent is drained, stopped and marked gone.
 
 The master reports the agent DRAINED before it is stopped, then forgets it (gone agents are
 listed nowhere); the unit is stopped and disabled and the host's checkpointed agent id is gone
@@ -11,7 +11,7 @@ from day2lib import Day2, sh
 from mesos_ha_testlib import mesos
 
 REMOVE = "playbooks/remove-agent.yml"
-TARGET = "node2"
+TARGET = "agent2"
 
 
 def leader_state(day2: Day2) -> dict:
