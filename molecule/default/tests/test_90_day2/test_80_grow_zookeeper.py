@@ -3,14 +3,14 @@ its agent again, in one run, under observation.
 
 Judged against the five-member ensemble (three must serve): the two new members join the
 running ensemble before any old member restarts, so the quorum is never lost for longer than
-one ZooKeeper election, and the masters keep (or hand over once) their leader while they move
-to the five-member ZooKeeper list. Afterwards: five members with stable ids 1..5 and one leader,
+one ZooKeeper election, and the masters keep (or hand over once) their leader while they are
+restarted onto the five-member ZooKeeper list. Afterwards: five members with stable ids 1..5 and one leader,
 every zoo.cfg and every /etc/mesos/zk lists all five, agent2's agent is registered (with a new
 id: it was marked gone), the others kept theirs. Adding masters is refused.
 """
 from __future__ import annotations
 
-from day2lib import REPORT_DIR, Day2, check_continuity, sh
+from day2lib import REPORT_DIR, Day2, check_continuity, main_pids, sh
 from mesos_ha_testlib import continuity
 from mesos_ha_testlib import zk as tzk
 
@@ -31,6 +31,7 @@ def test_scale_refuses_new_masters(day2: Day2) -> None:
 
 def test_grow_zookeeper_to_five_and_add_an_agent(day2: Day2, baseline) -> None:
     ids = dict(baseline.baseline["agent_ids"])
+    before = {unit: pid for unit, pid in main_pids(day2).items() if "zookeeper" not in unit}
     grown = {"zookeeper": day2.groups["zookeeper"] + ["zk4", "zk5"],
              "mesos_masters": list(day2.groups["mesos_masters"]),
              "mesos_agents": sorted(day2.groups["mesos_agents"] + ["agent2"])}
@@ -52,6 +53,11 @@ def test_grow_zookeeper_to_five_and_add_an_agent(day2: Day2, baseline) -> None:
     for host in day2.groups["mesos_masters"]:
         url = sh(host, "cat /etc/mesos/zk")
         assert all(f"{h}:2181" in url for h in day2.groups["zookeeper"]), f"{host}: {url.split('@')[-1]}"
+    # Mesos reads /etc/mesos/zk at start-up only: every master and agent that ran before must
+    # have been restarted (in its rolling turn) to use the five members.
+    after = main_pids(day2)
+    stale = [unit for unit, pid in before.items() if pid and after.get(unit) == pid]
+    assert not stale, f"still running with the three-member ZooKeeper list (same main PID): {stale}"
     check = day2.drill().establish_baseline()
     assert {h: i for h, i in check["agent_ids"].items() if h != "agent2"} == ids
     assert check["agent_ids"]["agent2"] and check["agent_ids"]["agent2"] not in ids.values()
