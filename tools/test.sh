@@ -38,26 +38,40 @@ record() {  # record NAME RC SECONDS LOG
   fi
 }
 
+# Stages in the background: bg_start NAME PRIORITY COMMAND... runs COMMAND at that nice level
+# with its output in reports/logs/NAME.log; bg_collect NAME waits for it and records its result.
+declare -A bg_pids=()
+bg_start() {
+  local name=$1 prio=$2
+  shift 2
+  ( t=$SECONDS
+    renice -n "$prio" -p "$BASHPID" >/dev/null
+    "$@" >"$logs/$name.log" 2>&1
+    echo "$? $((SECONDS - t))" >"$logs/$name.log.status" ) &
+  bg_pids[$name]=$!
+}
+bg_collect() {
+  local name=$1 rc secs
+  wait "${bg_pids[$name]}"
+  unset "bg_pids[$name]"
+  read -r rc secs <"$logs/$name.log.status"
+  rm -f "$logs/$name.log.status"
+  record "$name" "$rc" "$secs" "$logs/$name.log"
+  return "$rc"
+}
+
 # The static stages share no state, so they run side by side: the unit tests mostly wait on
 # timers (pytest-xdist spreads them over 2 workers), while the linters and the syntax checks
 # only need the CPU and run at the lowest priority, so they take what the unit tests leave and
 # do not slow their timing checks.
 run_static_stages() {  # run_static_stages STAGE...  (names from static_stage)
-  local name pids=() start=$SECONDS
+  local name start=$SECONDS
   for name in "$@"; do
-    ( log="$logs/$name.log" t=$SECONDS
-      [ "$name" = unit ] || renice -n 19 -p "$BASHPID" >/dev/null
-      static_stage "$name" >"$log" 2>&1
-      echo "$? $((SECONDS - t))" >"$log.status" ) &
-    pids+=($!)
+    if [ "$name" = unit ]; then bg_start "$name" 0 static_stage "$name"; else bg_start "$name" 19 static_stage "$name"; fi
   done
-  wait "${pids[@]}"
   for name in "$@"; do
-    local log="$logs/$name.log" rc secs
-    read -r rc secs <"$log.status"
-    rm -f "$log.status"
     printf '\n=== %s (side by side with the other static stages)\n' "$name"
-    record "$name" "$rc" "$secs" "$log"
+    bg_collect "$name"
   done
   echo "static stages: $* in $((SECONDS - start))s"
 }
@@ -95,23 +109,19 @@ stages=("$@")
 # The Molecule scenarios need the base image; the static stages do not. So the image is built
 # (or found cached) in the background, at the lowest CPU priority, while they run, and the first
 # scenario waits for it.
-image_pid="" image_rc=0
+image_rc=""
 if printf '%s\n' "${stages[@]}" | grep -q '^molecule'; then
-  ( t=$SECONDS; nice -n 19 bash tools/image/build.sh >"$logs/image.log" 2>&1
-    echo "$? $((SECONDS - t))" >"$logs/image.log.status" ) &
-  image_pid=$!
+  bg_start image 19 bash tools/image/build.sh
 fi
 wait_for_image() {
-  [ -n "$image_pid" ] || return "$image_rc"
-  local rc secs waited=$SECONDS
-  wait "$image_pid"
-  image_pid=""
-  read -r rc secs <"$logs/image.log.status"
-  rm -f "$logs/image.log.status"
-  printf '\n=== image: tools/image/build.sh (in the background; waited %ss for it)\n' $((SECONDS - waited))
-  record image "$rc" "$secs" "$logs/image.log"
-  image_rc=$rc
-  return "$rc"
+  if [ -z "$image_rc" ]; then
+    local waited=$SECONDS
+    printf '\n=== image: tools/image/build.sh (in the background)\n'
+    bg_collect image
+    image_rc=$?
+    echo "waited $((SECONDS - waited))s for the image"
+  fi
+  return "$image_rc"
 }
 
 for stage in "${stages[@]}"; do
