@@ -110,17 +110,24 @@ def summarise(reports: Mapping[str, Mapping[str, Any]], zookeeper: Sequence[str]
             seen = {h: v["leader"] for h, v in sorted(views.items())}
             problem("master:agreement", f"Mesos masters disagree about the leader: {seen} (elected: {mesos_leader})")
 
+    # Registered means the elected master lists the agent's id as active: the agent's own
+    # slave/registered ("detected") is 1 once it has found a leader, before it registered.
+    leader_state = ((reports.get(mesos_leader) or {}).get("mesos_master") or {}) if mesos_leader else {}
+    active_ids = set(leader_state.get("agent_ids_active") or [])
     agent_view: dict[str, dict[str, Any]] = {}
     for host in agents:
         state = (reports.get(host) or {}).get("mesos_agent") or {}
-        agent_view[host] = {"registered": bool(state.get("registered")), "id": state.get("id", ""),
-                            "http": int(state.get("http", 0) or 0)}
+        agent_id = state.get("id", "")
+        agent_view[host] = {"registered": bool(agent_id) and agent_id in active_ids, "id": agent_id,
+                            "http": int(state.get("http", 0) or 0), "version": state.get("version", "")}
         if not agent_view[host]["registered"]:
-            problem(f"agent:{host}:unregistered", f"Mesos agent {host} is not registered"
-                    + ("" if agent_view[host]["http"] == 200 else " (it does not answer)"))
+            why = ("it does not answer" if agent_view[host]["http"] != 200 else
+                   "no elected master" if not mesos_leader else
+                   "it has no id yet" if not agent_id else f"the elected master does not list {agent_id} as active")
+            problem(f"agent:{host}:unregistered", f"Mesos agent {host} is not registered ({why})")
     registered = sum(1 for a in agent_view.values() if a["registered"])
     if mesos_leader and agents:
-        active = int(((reports.get(mesos_leader) or {}).get("mesos_master") or {}).get("agents_active", 0) or 0)
+        active = int(leader_state.get("agents_active", 0) or 0)
         if active < len(agents):
             problem("agent:active", f"the leader {mesos_leader} counts {active} active agents, expected {len(agents)}")
 

@@ -6,6 +6,8 @@ Kept as pure functions so the rules that protect a cluster are unit-tested
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from typing import Any, Iterable, Mapping
 
 DOCUMENTATION = """
@@ -17,6 +19,12 @@ description:
   - mesos_master_count_error - why a number of masters is unsafe, or an empty string.
   - mesos_zk_url - the zk:// URL of a ZooKeeper ensemble and chroot path.
   - mesos_env - flags as MESOS_* environment variables with Mesos's value syntax.
+  - mesos_json_flag_files - the JSON-valued flags as files to write (mesos_env names them with file://).
+  - mesos_help_flags - the flag names (with aliases) a binary's --help output lists.
+  - mesos_cgroups_layout - the host's cgroup layout (v1, hybrid, v2 or none) from its mount table.
+  - mesos_agent_cgroups - the agent's cgroup flags for a layout, and why a setting cannot run there.
+  - mesos_credential - a framework entry's credential (principal and secret only).
+  - mesos_framework_acl - a framework entry's register_frameworks (roles) or run_tasks (users) ACL.
 """
 
 
@@ -68,6 +76,16 @@ def mesos_zk_url(hosts: Iterable[str], port: int, path: str, user: str = "", pas
     return "zk://" + auth + ",".join(f"{h}:{port}" for h in hosts) + path.rstrip("/")
 
 
+# Flags whose value Mesos parses as JSON (a JSON string or a file holding it), never as the
+# 'k:v;k:v' text the other map-valued flags (resources, attributes) use.
+JSON_FLAGS = frozenset({
+    "acls", "agent_features", "allowed_devices", "bounding_capabilities", "credentials",
+    "default_container_dns", "default_container_info", "disk_profile_adaptor", "docker_config",
+    "domain", "effective_capabilities", "executor_environment_variables", "firewall_rules",
+    "image_gc_config", "modules", "rate_limits", "weights",
+})
+
+
 def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -76,13 +94,181 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def mesos_env(flags: Mapping[str, Any]) -> dict[str, str]:
+def _json_valued(name: str, value: Any) -> bool:
+    return name in JSON_FLAGS and isinstance(value, (Mapping, list))
+
+
+def mesos_json_flag_files(flags: Mapping[str, Any], directory: str) -> list[dict[str, str]]:
+    """[{flag, path, content}] for every JSON-valued flag given as a structure: each is written to
+    DIRECTORY/<flag>.json and mesos_env() passes file://<path>, so no JSON lands in an env file
+    (where quotes and newlines would need escaping) and /flags shows a path, not the content."""
+    return [{"flag": name, "path": f"{directory}/{name}.json", "content": json.dumps(value, indent=2, sort_keys=True) + "\n"}
+            for name, value in sorted(flags.items()) if _json_valued(name, value)]
+
+
+def mesos_env(flags: Mapping[str, Any], json_dir: str | None = None) -> dict[str, str]:
     """{'work_dir': '/x', 'hostname_lookup': False} -> {'MESOS_WORK_DIR': '/x', 'MESOS_HOSTNAME_LOOKUP': 'false'}.
 
     None drops a flag (so inventories can unset a role default); dicts become Mesos's
-    'k:v;k:v' syntax (attributes, resources).
+    'k:v;k:v' syntax (attributes, resources); a JSON-valued flag given as a structure becomes
+    file://<json_dir>/<flag>.json (see mesos_json_flag_files).
     """
-    return {f"MESOS_{name.upper()}": _value(value) for name, value in sorted(flags.items()) if value is not None}
+    env = {}
+    for name, value in sorted(flags.items()):
+        if value is None:
+            continue
+        if _json_valued(name, value):
+            if json_dir is None:
+                raise ValueError(f"flag '{name}' holds JSON: mesos_env needs json_dir to name its file")
+            env[f"MESOS_{name.upper()}"] = f"file://{json_dir}/{name}.json"
+        else:
+            env[f"MESOS_{name.upper()}"] = _value(value)
+    return env
+
+
+_HELP_LINE = re.compile(r"^ {2}--(?:\[no-\])?([a-z0-9_]+)")
+
+
+def mesos_help_flags(help_text: str) -> list[str]:
+    """Flag names, aliases included, from `mesos-master --help` / `mesos-agent --help`.
+
+    Each flag starts a line with two spaces: `  --name=VALUE`, `  --[no-]name`, or several
+    aliases separated by ', '. Only those lines count; the wrapped description never starts so.
+    """
+    names: set[str] = set()
+    for line in help_text.splitlines():
+        if not _HELP_LINE.match(line):
+            continue
+        head = line.strip().split("  ")[0]
+        for alias in head.split(", "):
+            match = re.match(r"--(?:\[no-\])?([a-z0-9_]+)", alias.strip())
+            if match:
+                names.add(match.group(1))
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------------------- cgroups
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def mesos_cgroups_layout(mounts: str, pid1_cgroup: str = "") -> dict[str, Any]:
+    """The host's cgroup layout from /proc/self/mounts (and /proc/1/cgroup).
+
+    layout: 'v2' (cgroup2 at /sys/fs/cgroup: the fork's cgroups v2 support), 'hybrid' (v1
+    controllers plus cgroup2 elsewhere, e.g. /sys/fs/cgroup/unified: the fork exits at start,
+    it accepts cgroup2 only at /sys/fs/cgroup), 'v1' (legacy: v1 hierarchies only) or 'none'.
+    v1_controllers: the controllers mounted as v1 hierarchies. cgroup2_mounts: where cgroup2 is.
+    systemd_owns_root: PID 1's name=systemd cgroup is the root, i.e. systemd manages the whole
+    hierarchy (false in a container sharing the host's cgroup namespace), which the agent's
+    --systemd_enable_support assumes.
+    """
+    v1: set[str] = set()
+    cgroup2: list[str] = []
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        target, fstype, options = fields[1], fields[2], fields[3].split(",")
+        if fstype == "cgroup2":
+            if target not in cgroup2:
+                cgroup2.append(target)
+        elif fstype == "cgroup":
+            v1.update(o for o in options if o not in ("rw", "ro", "relatime", "nosuid", "nodev", "noexec")
+                      and "=" not in o or o.startswith("name="))
+    if CGROUP_ROOT in cgroup2:
+        layout = "v2"
+    elif v1 and cgroup2:
+        layout = "hybrid"
+    elif v1:
+        layout = "v1"
+    else:
+        layout = "none"
+    systemd_root = False
+    for line in pid1_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[1] == "name=systemd":
+            systemd_root = parts[2].strip() in ("/", "/init.scope")
+    return {"layout": layout, "v1_controllers": sorted(c for c in v1 if not c.startswith("name=")),
+            "cgroup2_mounts": cgroup2, "systemd_owns_root": systemd_root}
+
+
+# Isolators whose mounts must survive the agent: on a hybrid host the agent runs in a mount
+# namespace of its own, so what it mounts is gone for the next agent after a restart.
+MOUNT_ISOLATORS = ("filesystem/linux", "filesystem/shared", "volume/", "docker/runtime", "appc/runtime",
+                   "namespaces/pid", "network/cni", "gpu/")
+DEFAULT_ISOLATION = "filesystem/posix,cgroups/cpu,cgroups/mem"
+
+
+def mesos_agent_cgroups(layout: Mapping[str, Any], isolation: str = "", systemd_support: Any = "auto",
+                        subsystems: str = "", v2_controllers: str = "") -> dict[str, Any]:
+    """The agent's cgroup-related flags for the host's layout, and the problems that stop it.
+
+    Returns {flags: {...}, wrapper: bool, problems: [...]}. `wrapper` means the agent must start
+    in a mount namespace without the cgroup2 mount (hybrid hosts). Each problem names the
+    variable, the value and the fix.
+    """
+    kind = layout.get("layout", "none")
+    isolation = isolation or DEFAULT_ISOLATION
+    problems: list[str] = []
+    flags: dict[str, Any] = {"launcher": "linux", "isolation": isolation}
+    if str(systemd_support).lower() == "auto":
+        systemd = kind == "v1" and bool(layout.get("systemd_owns_root"))
+    elif str(systemd_support).lower() in ("true", "yes", "1", "on"):
+        systemd = True
+    elif str(systemd_support).lower() in ("false", "no", "0", "off"):
+        systemd = False
+    else:
+        problems.append(f"mesos_agent_systemd_enable_support is '{systemd_support}'; use auto, true or false.")
+        systemd = False
+    flags["systemd_enable_support"] = systemd
+    if kind == "none":
+        problems.append("no cgroup hierarchy is mounted on this host; the Mesos agent's Linux launcher needs cgroups "
+                        "(v1, or v2 at /sys/fs/cgroup). Mount them (systemd does at boot) and run again.")
+    if systemd and kind != "v1":
+        problems.append(f"mesos_agent_systemd_enable_support is true on a {kind} cgroup host: the agent checks the v1 "
+                        "hierarchy /sys/fs/cgroup/systemd and exits where it is missing or not systemd's; set it to auto.")
+    if systemd and kind == "v1" and not layout.get("systemd_owns_root"):
+        problems.append("mesos_agent_systemd_enable_support is true but systemd does not manage the root of the cgroup "
+                        "hierarchy (a container sharing the host's cgroups?): the agent would exit looking for "
+                        "/sys/fs/cgroup/systemd/mesos_executors.slice; set it to auto.")
+    if kind == "v2":
+        wanted = [s for s in (subsystems or "cpu,memory").split(",") if s]
+        available = v2_controllers.split()
+        missing = [s for s in wanted if available and s not in available]
+        if missing:
+            problems.append(f"mesos_agent_cgroups_v2_subsystems asks for {','.join(missing)}, which this host's cgroup2 "
+                            f"root does not offer (cgroup.controllers: {' '.join(available) or 'none'}). Enable the "
+                            "controllers or list only available ones.")
+        flags["agent_subsystems"] = ",".join(wanted)
+    elif subsystems:
+        problems.append(f"mesos_agent_cgroups_v2_subsystems is '{subsystems}' on a {kind} cgroup host; it only applies "
+                        "to cgroup v2 hosts. Leave it empty.")
+    if kind == "hybrid":
+        refused = [i for i in isolation.split(",") if i and any(i == m or (m.endswith("/") and i.startswith(m))
+                                                                 for m in MOUNT_ISOLATORS)]
+        if refused:
+            problems.append(f"mesos_agent_isolation has {','.join(refused)}, which need the agent's mounts to outlive it; "
+                            "on this hybrid cgroup host (v1 controllers plus cgroup2 at "
+                            f"{', '.join(layout.get('cgroup2_mounts', []))}) the agent runs in a mount namespace of "
+                            "its own, because the fork refuses cgroup2 anywhere but /sys/fs/cgroup. Use "
+                            f"'{DEFAULT_ISOLATION}', or boot the host with one cgroup version "
+                            "(systemd.unified_cgroup_hierarchy=1 for v2).")
+    return {"flags": flags, "wrapper": kind == "hybrid", "problems": problems, "layout": kind}
+
+
+def mesos_credential(entry: Mapping[str, Any]) -> dict[str, str]:
+    """{'principal', 'secret', 'users', 'roles'} -> {'principal', 'secret'} (what --credentials reads)."""
+    return {"principal": entry["principal"], "secret": entry["secret"]}
+
+
+def mesos_framework_acl(entry: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The ACL of one framework entry: kind 'roles' for register_frameworks, 'users' for run_tasks.
+    The entry's list becomes the ACL's values; no list means any (root is banned by a rule before)."""
+    if kind not in ("roles", "users"):
+        raise ValueError(f"mesos_framework_acl: kind must be 'roles' or 'users', got {kind!r}")
+    values = entry.get(kind)
+    return {"principals": {"values": [entry["principal"]]},
+            kind: {"values": list(values)} if values else {"type": "ANY"}}
 
 
 class FilterModule:
@@ -95,4 +281,10 @@ class FilterModule:
             "mesos_master_count_error": mesos_master_count_error,
             "mesos_zk_url": mesos_zk_url,
             "mesos_env": mesos_env,
+            "mesos_json_flag_files": mesos_json_flag_files,
+            "mesos_help_flags": mesos_help_flags,
+            "mesos_cgroups_layout": mesos_cgroups_layout,
+            "mesos_agent_cgroups": mesos_agent_cgroups,
+            "mesos_credential": mesos_credential,
+            "mesos_framework_acl": mesos_framework_acl,
         }

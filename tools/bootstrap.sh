@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Prepare this machine for the sandbox and the tests, idempotently:
 #   1. host packages (Debian/Ubuntu, as root): docker.io, debootstrap, and what the unit tests
-#      of the Mesos double need (a real ZooKeeper and a JRE);
+#      need (a real ZooKeeper and a JRE for the ZooKeeper tests);
 #   2. a Docker engine that answers (started in the background when systemd is not PID 1);
 #   3. a virtualenv with the pinned Python requirements (reinstalled when requirements.txt changes);
 #   4. the systemd base image, built locally and cached by the hash of its recipe (skipped with
-#      MESOS_HA_SKIP_IMAGE=1: tools/test.sh then builds it while the static stages run).
+#      MESOS_HA_SKIP_IMAGE=1: tools/test.sh then builds it while the static stages run);
+#   5. where the sandbox and the tests get Mesos from (tools/mesos-source.sh).
 # Nothing is downloaded except from the distribution's and PyPI's package registries.
 set -euo pipefail
 
@@ -13,11 +14,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${MESOS_HA_VENV:-$repo/.venv}
 dockerd_log=${MESOS_HA_DOCKERD_LOG:-/var/log/mesos-ha-dockerd.log}
 host_packages=(docker.io debootstrap zookeeper default-jre-headless)
-# Versions of the Mesos double to build: the current one and an upgrade target.
-MESOS_HA_DOUBLE_VERSIONS=${MESOS_HA_DOUBLE_VERSIONS:-"1.11.0-0.double1 1.11.0-0.double2"}
-# ...and a deliberately broken build (binaries exit 127 at start) for failed-upgrade tests.
-MESOS_HA_DOUBLE_BROKEN_VERSIONS=${MESOS_HA_DOUBLE_BROKEN_VERSIONS:-"1.11.0-0.double3"}
-
 say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -73,30 +69,16 @@ ensure_venv() {
   echo "$want" >"$stamp"
 }
 
-# The sandbox and the tests install Mesos through the roles' package_file method, from a
-# protocol double built here (tests/mesos_double); see README "Mesos in the tests".
-build_test_packages() {
-  local out="$repo/.cache/packages" version
-  for version in $MESOS_HA_DOUBLE_VERSIONS; do
-    bash "$repo/tests/mesos_double/build-deb.sh" --version "$version" --out "$out" >/dev/null \
-      || die "could not build the Mesos double package $version"
-  done
-  for version in $MESOS_HA_DOUBLE_BROKEN_VERSIONS; do
-    bash "$repo/tests/mesos_double/build-deb.sh" --broken --version "$version" --out "$out" \
-      >/dev/null || die "could not build the broken Mesos double package $version"
-  done
-}
-
 # The sandbox and the scenarios need real secrets (the roles refuse empty or default-looking
 # ones). They are made once per clone, outside git, and read by inventories/sandbox/group_vars;
 # made here, before any play runs, so parallel forks can never generate two different values.
-sandbox_secrets=(zookeeper_quorum zookeeper_super mesos_zk mesos_agent mesos_operator)
+sandbox_secrets=(zookeeper_quorum zookeeper_super mesos_zk mesos_agent mesos_operator mesos_framework)
 ensure_sandbox_secrets() {
   local dir="$repo/.cache/secrets" name
   install -d -m 0700 "$dir"
   for name in "${sandbox_secrets[@]}"; do
     [ -s "$dir/$name" ] && continue
-    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24), end="")' >"$dir/$name")
+    (umask 077; python3 -c 'import secrets; print(secrets.token_hex(24), end="")' >"$dir/$name")
   done
 }
 
@@ -124,7 +106,7 @@ main() {
     bash "$repo/tools/image/build.sh" || { wait "$venv_pid"; die "could not build the base image"; }
     wait "$venv_pid" || exit 1
   fi
-  build_test_packages
+  bash "$repo/tools/mesos-source.sh" || exit 1
   say "ready in $((SECONDS - start))s"
 }
 

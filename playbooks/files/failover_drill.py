@@ -69,7 +69,7 @@ RESTART_MARGIN = 5.0     # after RestartSec: supervisor exit, then two Python st
 HANG_MARGIN = 5.0        # watchdog: supervisor probe timeout + systemd abort + reap
 START_MARGIN = 15.0      # a (re)started Python daemon or JVM answering on a loaded 2-core host
 ZK_ELECTION_MARGIN = 3.0  # fast leader election (FLE) rounds + srvr polling
-AGENT_MARGIN = 5.0       # agent: leader detection, /__double registration round trips, retries
+AGENT_MARGIN = 5.0       # agent: leader detection, (re-)registration round trips over TLS, retries
 STEPDOWN_MARGIN = 5.0    # a leader cut off from ZooKeeper: local session timer + exit + journal
 
 
@@ -501,7 +501,7 @@ class Sample:
     log_recovered: bool | None = None  # registrar/log/recovered
     active_ids: list[str] | None = None  # leader: agents active in /master/state
     known_ids: list[str] | None = None   # leader: slaves + recovered_slaves in /master/state
-    registered: bool | None = None       # agent: slave/registered
+    detected: bool | None = None         # agent: slave/registered (a leader detected, not registration)
     agent_id: str | None = None          # agent: /state id
     mode: str | None = None              # zk: srvr mode
     error: str | None = None
@@ -545,14 +545,15 @@ def probe_master(cluster: Cluster, node: Node) -> Sample:
 
 
 def probe_agent(cluster: Cluster, node: Node) -> Sample:
-    """/metrics/snapshot (decisive: slave/registered) and /state (the agent id)."""
+    """/metrics/snapshot (decisive: the agent answers; slave/registered says it detected a leader)
+    and /state (the agent id). Registration itself is the elected master's word (active_ids)."""
     t0 = time.time()
     metrics = http_get(cluster, node.address, cluster.agent_port, "/metrics/snapshot")
     t1 = time.time()
     data = metrics.json() if metrics.status == 200 else None
     if not isinstance(data, dict):
         return Sample("agent", node.name, t0, t1, False, error=metrics.error or f"HTTP {metrics.status}")
-    sample = Sample("agent", node.name, t0, t1, True, registered=bool(data.get("slave/registered")),
+    sample = Sample("agent", node.name, t0, t1, True, detected=bool(data.get("slave/registered")),
                     uptime=float(data.get("slave/uptime_secs", 0.0)))
     state = http_get(cluster, node.address, cluster.agent_port, "/state", STATE_TIMEOUT)
     body = state.json() if state.status == 200 else None
@@ -748,15 +749,15 @@ def agreed_leader(cluster: Cluster, view: View) -> str | None:
 
 
 def agents_registered(cluster: Cluster, view: View, baseline_ids: Mapping[str, str]) -> bool:
-    """The agreed leader lists every baseline agent id as active, and every agent says it is
-    registered under its baseline id."""
+    """The agreed leader lists every baseline agent id as active (registration is the elected
+    master's word), and every agent answers under its baseline id with a leader detected."""
     leader = agreed_leader(cluster, view)
     sample = view.get("master", leader) if leader else None
     if sample is None or sample.active_ids is None or not set(baseline_ids.values()) <= set(sample.active_ids):
         return False
     for agent in cluster.agents:
         own = view.get("agent", agent.name)
-        if own is None or not own.ok or not own.registered or own.agent_id != baseline_ids.get(agent.name):
+        if own is None or not own.ok or not own.detected or own.agent_id != baseline_ids.get(agent.name):
             return False
     return True
 
@@ -787,11 +788,11 @@ def daemon_started(sample: Sample) -> float:
     return sample.t1 - (sample.uptime or 0.0)
 
 
-def agent_missing(cluster: Cluster, view: View, agent_id: str) -> bool:
-    """The agreed leader no longer lists `agent_id` as active (it noticed the agent is gone)."""
+def agent_active(cluster: Cluster, view: View, agent_id: str) -> bool:
+    """The agreed leader lists `agent_id` as active (registered, not marked unreachable)."""
     leader = agreed_leader(cluster, view)
     sample = view.get("master", leader) if leader else None
-    return sample is not None and sample.active_ids is not None and agent_id not in sample.active_ids
+    return sample is not None and sample.active_ids is not None and agent_id in sample.active_ids
 
 
 def condition(name: str, args: Mapping[str, Any]) -> Callable[[Cluster, View], bool]:
@@ -811,8 +812,8 @@ def condition(name: str, args: Mapping[str, Any]) -> Callable[[Cluster, View], b
         return lambda c, v: master_back(c, v, str(args["node"]), float(args["since"]))
     if name == "agents-registered":
         return lambda c, v: agents_registered(c, v, args["baseline_ids"])
-    if name == "agent-missing":
-        return lambda c, v: agent_missing(c, v, str(args["agent_id"]))
+    if name == "agent-active":
+        return lambda c, v: agent_active(c, v, str(args["agent_id"]))
     raise ValueError(f"unknown condition {name!r}")
 
 
@@ -945,7 +946,8 @@ def check_cluster(cluster: Cluster, baseline_ids: Mapping[str, str] | None = Non
     is recovered (registrar/log/recovered=1) and /master/state lists every agent active (with the
     baseline ids when given); every ZooKeeper member serves (one leader, the rest followers);
     /mesos exists with one json.info_ member per master and one log_replicas member per master;
-    every agent says slave/registered=1 (with its baseline id). Units are checked on the hosts.
+    every agent answers with its baseline id and is listed active by the leader. Units are checked
+    on the hosts.
     """
     problems: list[str] = []
     masters: dict[str, Any] = {}
@@ -996,9 +998,11 @@ def check_cluster(cluster: Cluster, baseline_ids: Mapping[str, str] | None = Non
     agents: dict[str, Any] = {}
     for node in cluster.agents:
         sample = probe_agent(cluster, node)
-        agents[node.name] = {"registered": sample.registered, "id": sample.agent_id, "error": sample.error}
-        if not sample.ok or not sample.registered:
-            problems.append(f"agent {node.name} is not registered ({sample.error or 'slave/registered=0'})")
+        registered = bool(sample.ok and sample.agent_id and sample.agent_id in active)
+        agents[node.name] = {"registered": registered, "detected": sample.detected, "id": sample.agent_id,
+                             "error": sample.error}
+        if not sample.ok:
+            problems.append(f"agent {node.name} does not answer ({sample.error})")
         elif baseline_ids and sample.agent_id != baseline_ids.get(node.name):
             problems.append(f"agent {node.name} has id {sample.agent_id}, baseline {baseline_ids.get(node.name)}")
         if sample.agent_id and leader and sample.agent_id not in active:
@@ -1116,12 +1120,12 @@ def plan_fault(cluster: Cluster, fault: str, baseline: Mapping[str, Any], timing
         plan.update(target=agent, agent_id=agent_id,
                     inject=[{"host": agent, "args": ["signal-unit", "--unit", "mesos-agent.service",
                                                      "--signal", "STOP"]}],
-                    # The hang lasts until the leader has noticed, then outlives the agent's
-                    # ZooKeeper session (so the resumed agent must re-detect the leader too), while
-                    # staying below the master's ping timeout and the unit's watchdog.
-                    hold=[{"where": "observer", "until": "agent-missing", "args": {"agent_id": agent_id},
-                           "timeout": 30.0},
-                          {"where": "observer", "until": "agent-missing", "args": {"agent_id": agent_id},
+                    # A host frozen for longer than the agent's ZooKeeper session (the resumed agent
+                    # must re-detect the leader) but shorter than the agent's watchdog and half the
+                    # masters' agent_ping_timeout x max_agent_ping_timeouts: Mesos promises the leader
+                    # keeps such an agent registered (active) throughout, and the agent re-registers
+                    # with its id once it resumes.
+                    hold=[{"where": "observer", "until": "agent-active", "args": {"agent_id": agent_id},
                            "settle": agent_hang_seconds(timing), "timeout": 10.0}],
                     restore=[{"host": agent, "args": ["signal-unit", "--unit", "mesos-agent.service",
                                                       "--signal", "CONT"]}])
@@ -1129,8 +1133,8 @@ def plan_fault(cluster: Cluster, fault: str, baseline: Mapping[str, Any], timing
 
 
 def agent_hang_seconds(timing: Timing) -> float:
-    """How long the hung agent stays hung after the leader noticed: past its ZooKeeper session
-    timeout (+2 s), below half the master's ping timeout and the agent watchdog minus 4 s."""
+    """How long the agent's host stays hung: past its ZooKeeper session timeout (+2 s), below half
+    the masters' ping timeout total and the agent watchdog minus 4 s."""
     limits = [timing.agent_total_ping_s / 2] + ([timing.agent_watchdog_s - 4.0] if timing.agent_watchdog_s else [])
     return round(max(1.0, min([timing.zk_session_timeout_s + 2.0] + limits)), 1)
 
@@ -1255,11 +1259,10 @@ def analyze(cluster: Cluster, plan: Mapping[str, Any], samples: Sequence[Sample]
     elif fault == "agent_hang":
         agent_id = plan["agent_id"]
         info["hang_seconds"] = round(t_restore - t_inject, 3)
-        events["agent_missing"] = first(t_inject, condition("agent-missing", {"agent_id": agent_id}))
         events["restore"] = t_restore
         events["agents_reregistered"] = first(t_restore, condition("agents-registered", {"baseline_ids": baseline_ids}))
         events["node_back"] = first(t_restore, lambda c, v: (s := v.get("agent", target)) is not None and s.ok
-                                    and bool(s.registered) and s.agent_id == agent_id)
+                                    and bool(s.detected) and s.agent_id == agent_id)
         bound("agent_reregistered", _delta(events["agents_reregistered"], t_restore),
               "resume -> agent re-registered with its id")
 
@@ -1333,6 +1336,11 @@ def analyze(cluster: Cluster, plan: Mapping[str, Any], samples: Sequence[Sample]
                          and s.t1 >= t_inject})
         invariant("leader unchanged while the agent hung", not others and final.get("leader") == old,
                   f"other elected masters: {others}; leader after: {final.get('leader')}")
+        dropped = [round(s.t1 - t_inject, 2) for s in samples if s.role == "master" and s.ok and s.elected
+                   and s.active_ids is not None and t_inject <= s.t1 <= t_restore and plan["agent_id"] not in s.active_ids]
+        invariant("the leader kept the hung agent registered (hang < agent_ping_timeout x max_agent_ping_timeouts)",
+                  not dropped, f"not active at {dropped[:5]} s" if dropped else
+                  f"active on {old} through the {info.get('hang_seconds')} s hang")
     if fault == "leader_partition":
         invariant("isolated leader stepped down", marks.get("stepdown") is not None,
                   f"step-down line at {_rel(marks.get('stepdown'), t_inject)} s")
@@ -1419,7 +1427,7 @@ def table(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in results:
         tl = r["timeline"]
-        lost = tl.get("leader_lost") if r["fault"] != "agent_hang" else tl.get("agent_missing")
+        lost = tl.get("leader_lost")
         new = tl.get("new_leader", tl.get("mesos_new_leader"))
         cells = [r["fault"], str(r.get("target")), _fmt(lost), _fmt(new), _fmt(tl.get("agents_reregistered")),
                  _fmt(tl.get("node_back")), _fmt(tl.get("recovered")),
@@ -1429,8 +1437,8 @@ def table(results: Sequence[Mapping[str, Any]]) -> str:
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header] + rows]
     lines.append("")
-    lines.append("Times are seconds after the fault was injected. For agent_hang, LEADER LOST is when the "
-                 "leader noticed the agent had gone; for zk_leader_kill, LEADER/NEW LEADER are ZooKeeper's.")
+    lines.append("Times are seconds after the fault was injected. For agent_hang the leader never changes and keeps "
+                 "the agent registered; for zk_leader_kill, LEADER/NEW LEADER are ZooKeeper's.")
     lines.append("")
     lines.append("BOUNDS (measured <= bound)")
     for r in results:
@@ -1497,8 +1505,6 @@ def bench_summary(reports: Sequence[Mapping[str, Any]]) -> str:
             verdicts.setdefault(r["fault"], []).append(bool(r["ok"]))
             for key, _title in COLUMNS:
                 value = r["timeline"].get(key)
-                if key == "leader_lost" and r["fault"] == "agent_hang":
-                    value = r["timeline"].get("agent_missing")
                 if value is not None:
                     values.setdefault((r["fault"], key), []).append(float(value))
     lines = [f"{'FAULT':<17} {'EVENT':<20} {'N':>3} {'MIN':>7} {'MEDIAN':>7} {'MAX':>7}"]

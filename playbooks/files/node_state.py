@@ -74,12 +74,10 @@ def restart_pending(unit: dict, package: dict) -> bool:
 
 def running_version(base_url: str, ca_file: str | None) -> str:
     """The running daemon's version from /version (no authentication needed); '' without an answer.
-    The Mesos double adds its package version, shown as 'version (package)'."""
+    Mesos reports its release only (1.11.0): which package build runs is known from the package's
+    install time against the process's start time (restart_pending)."""
     status, _, body = http_get(f"{base_url}/version", None, ca_file)
-    if status != 200:
-        return ""
-    package = body.get("mesos_double_package_version")
-    return f"{body.get('version', '')} ({package})" if package else str(body.get("version", ""))
+    return str(body.get("version", "")) if status == 200 else ""
 
 
 def four_letter(host: str, port: int, word: str) -> str | None:
@@ -164,8 +162,15 @@ def main() -> None:
         status, headers, metrics = http_get(f"{args.master}/metrics/snapshot", auth, args.ca_file)
         redirect, rheaders, _ = http_get(f"{args.master}/redirect", None, args.ca_file)
         unit = unit_state("mesos-master.service")
+        elected = int(metrics.get("master/elected", 0))
+        # Only the elected master knows which agents are registered: an agent's own
+        # slave/registered is 1 once it has detected a leader, before it registered.
+        active_ids: list[str] = []
+        if elected:
+            _, _, slaves = http_get(f"{args.master}/master/slaves", auth, args.ca_file)
+            active_ids = sorted(a.get("id", "") for a in slaves.get("slaves", []) if a.get("active"))
         report["mesos_master"] = {
-            "http": status, "elected": int(metrics.get("master/elected", 0)),
+            "http": status, "elected": elected, "agent_ids_active": active_ids,
             "leader": rheaders.get("Location", "").lstrip("/") if redirect == 307 else None,
             "agents_active": int(metrics.get("master/slaves_active", 0)),
             "recovered": int(metrics.get("registrar/log/recovered", 0)),
@@ -176,7 +181,7 @@ def main() -> None:
         _, _, state = http_get(f"{args.agent}/state", auth, args.ca_file)
         unit = unit_state("mesos-agent.service")
         report["mesos_agent"] = {
-            "http": status, "registered": int(metrics.get("slave/registered", 0)),
+            "http": status, "detected": int(metrics.get("slave/registered", 0)),
             "id": state.get("id", ""), "version": running_version(args.agent, args.ca_file) or state.get("version", ""),
             "unit": unit, "restart_pending": restart_pending(unit, mesos_package)}
     if args.package:

@@ -33,7 +33,7 @@ def mesos_secrets() -> dict[str, str]:
     """The scenario's Mesos secrets, from $MESOS_HA_CACHE/secrets (tools/bootstrap.sh makes them)."""
     directory = Path(os.environ.get("MESOS_HA_CACHE") or PROJECT / ".cache") / "secrets"
     return {name: (directory / name).read_text(encoding="utf-8").strip()
-            for name in ("mesos_zk", "mesos_agent", "mesos_operator") if (directory / name).is_file()}
+            for name in ("mesos_zk", "mesos_agent", "mesos_operator", "mesos_framework") if (directory / name).is_file()}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,3 +74,27 @@ def leader(masters: list[mesos.Host]) -> mesos.Leader:
     """The leading master, looked up for each test: the destructive files (watchdog, failover)
     move the leadership, so a value cached for the session would name a follower later on."""
     return mesos.wait_for_leader(masters, timeout=30)
+
+
+@pytest.fixture
+def framework(masters, settings, mesos_secrets):
+    """Factory of test frameworks (mesos_ha_testlib.framework) subscribed as the scenario's
+    framework principal (mesos_common_frameworks[0]), running tasks as its first user unless
+    `user` says otherwise; every one is torn down after the test (its tasks are killed)."""
+    from mesos_ha_testlib.framework import Framework
+
+    entries = settings.get("mesos_common_frameworks") or []
+    assert entries, "the scenario configures no framework (mesos_common_frameworks)"
+    made: list[Framework] = []
+
+    def make(user: str | None = None, subscribe: bool = True) -> Framework:
+        fw = Framework(masters, entries[0]["principal"], mesos_secrets["mesos_framework"],
+                       user=user or entries[0]["users"][0])
+        made.append(fw)
+        if subscribe:
+            fw.subscribe()
+        return fw
+
+    yield make
+    for fw in made:
+        fw.teardown()

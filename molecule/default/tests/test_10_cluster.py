@@ -80,8 +80,9 @@ def test_both_agents_registered_and_active(masters, agents, leader):
         assert slave["pid"] == f"slave(1)@{agent.address}:{mesos.AGENT_PORT}", slave
 
 
-def test_each_agent_knows_it_is_registered(masters, agents, leader):
-    """Each agent's slave/registered is 1, its /state id is the one the leader has, and it names the leader."""
+def test_each_agent_follows_the_leader_under_the_id_the_leader_lists(masters, agents, leader):
+    """Each agent has detected the leader (slave/registered=1: a leader detected, which alone
+    proves no registration), its /state id is the one the leader lists, and it names the leader."""
     by_host = {s["hostname"]: s for s in mesos.find_leader(masters).state["slaves"]}
     for agent in agents:
         metrics = mesos.metrics_snapshot(agent.address, mesos.AGENT_PORT)

@@ -124,6 +124,19 @@ CASES = {
     "loopback-ip": Case(scenario_groups(), ["node1", "mesos_common_ip", "'127.0.1.1'", "loopback",
                                             "Set mesos_common_ip"],
                         host_vars={"node1": {"mesos_common_ip": "127.0.1.1"}}),
+    # Mesos splits zk://user:pass@hosts/path at its first '/': a base64 secret with '/' would
+    # turn the rest of the password into the ZooKeeper path.
+    "zk-password-with-slash": Case(scenario_groups(), ["mesos_common_zk_password", "contains '/'",
+                                                      "openssl rand -hex 24"],
+                                   extra_vars={"mesos_common_zk_password": "pA55w0rd/with+SLASH=base64x"}),
+    # JSON-valued flags are JSON: a JSON flag's structure goes to a file; a host on which the
+    # cgroup layout forbids an isolator refuses it (this machine kind is hybrid).
+    "isolator-needing-mounts-on-hybrid": Case(scenario_groups(), ["mesos_agent_isolation", "filesystem/linux",
+                                                                 "hybrid cgroup host"],
+                                              extra_vars={"mesos_agent_isolation": "filesystem/linux,cgroups/cpu"}),
+    "systemd-support-forced-on-hybrid": Case(scenario_groups(), ["mesos_agent_systemd_enable_support is true",
+                                                                "hybrid cgroup host", "set it to auto"],
+                                             extra_vars={"mesos_agent_systemd_enable_support": True}),
     "hostname-resolves-to-loopback": Case(
         scenario_groups(), ["node1", "mesos_common_hostname", f"'{LOOPBACK_NAME}'", "resolves to '127.0.1.1'",
                             "Fix DNS or /etc/hosts", "set mesos_common_hostname"],

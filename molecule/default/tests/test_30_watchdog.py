@@ -1,15 +1,16 @@
 """Watchdog supervision on the HA cluster: a hung, killed or unhealthy daemon is restarted by
-systemd within its configured bounds, the agent keeps its id, executors outlive the restart,
-and a crash loop ends in start-limit-hit instead of flapping.
+systemd within its configured bounds, the agent keeps its id, a real task's executor outlives
+the restart (same process, task still running), and a crash loop ends in start-limit-hit
+instead of flapping.
 
 Bounds come from the units themselves (systemctl show): restart within
 WatchdogSec + RestartSec + MARGIN for a hang, RestartSec + MARGIN for a crash.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from mesos_ha_testlib import mesos
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 MARGIN = 5.0  # docker exec polling, process start-up and a loaded 2-core CI machine
 TIMINGS: dict[str, float] = {}
+PROBE_RULE = "mesos-ha-test-unhealthy-agent"
 
 
 def container(host: str) -> str:
@@ -75,29 +77,17 @@ def wait_active(host: str, name: str, timeout: float = 60) -> None:
     raise AssertionError(f"{host}: {name} did not become active again within {timeout:.0f}s")
 
 
-def agent_get(host: str, path: str) -> dict:
-    """GET the agent's endpoint from the controller (https and the operator's credential when
-    the scenario enables them, see conftest); {} without a 200 JSON answer."""
-    ip = sh(host, "hostname -I").split()[0]
-    try:
-        resp = mesos.http_get(ip, mesos.AGENT_PORT, path, timeout=3)
-        return resp.json() if resp.status == 200 else {}
-    except (OSError, http.client.HTTPException, ValueError):
-        return {}
+def wait_registered(masters, host: str, timeout: float = 90) -> str:
+    """Wait until the elected master lists the agent as active; return its id."""
+    return mesos.wait_registered(masters, host, timeout)
 
 
-def agent_state(host: str) -> dict:
-    return agent_get(host, "/state")
-
-
-def wait_registered(host: str, timeout: float = 90) -> str:
-    """Wait until the agent is registered; return its id."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if agent_get(host, "/metrics/snapshot").get("slave/registered") == 1:
-            return agent_state(host).get("id", "")
-        time.sleep(1)
-    raise AssertionError(f"{host}: the agent did not re-register within {timeout:.0f}s")
+def task_processes(host: str, marker: str) -> list[tuple[int, int]]:
+    """(pid, start time) of the task's processes and of their executor: the same pairs after a
+    fault mean the very same processes lived through it."""
+    pids = [int(p) for p in sh(host, f"pgrep -f -- '{marker}'", check=False).split()]
+    executors = {int(p) for pid in pids for p in sh(host, f"ps -o ppid= -p {pid}", check=False).split()}
+    return sorted(mesos.process_identity(container(host), pid) for pid in set(pids) | executors)
 
 
 def limit_hit(host: str, since: str) -> bool:
@@ -131,51 +121,62 @@ def test_units_are_supervised() -> None:
         assert props["StartLimitBurst"] == "5" and seconds(props["StartLimitIntervalUSec"]) == 120, (host, name, props)
 
 
-def test_hung_agent_is_restarted_and_keeps_its_id_and_executors() -> None:
-    agent_id = wait_registered("agent1")
-    # A stand-in executor where --systemd_enable_support puts real ones: outside the agent's unit.
-    sh("agent1", "systemctl reset-failed fake-executor.service 2>/dev/null; "
-                 "systemd-run --unit=fake-executor --slice=mesos_executors.slice sleep 100000")
+def test_hung_agent_is_restarted_and_keeps_its_id_and_executors(masters, framework) -> None:
+    """A real task's executor and its process outlive the agent's watchdog restart (the unit's
+    KillMode=process; the restarted agent recovers the executor from its checkpoints)."""
+    agent_id = wait_registered(masters, "agent1")
+    fw = framework()
+    marker = f"mesos-ha-watchdog-{time.time_ns()}"
+    task = fw.launch(f"sleep 100000 # {marker}", agent="agent1")
+    fw.wait_for(task, "TASK_RUNNING", timeout=90)
+    processes = task_processes("agent1", marker)
+    assert len(processes) >= 2, f"task {task}: no task and executor processes found ({processes})"
     before = int(unit("agent1", "mesos-agent")["NRestarts"])
     bound = hang_bound("agent1", "mesos-agent")
     sh("agent1", f"kill -STOP {daemon_pid('agent1', 'mesos-agent')}")
     TIMINGS["agent_sigstop"] = elapsed = wait_for_restart("agent1", "mesos-agent", before, bound)
     assert elapsed <= bound, f"hung agent restarted after {elapsed:.1f}s, bound {bound:.1f}s"
     assert "watchdog" in sh("agent1", "journalctl -u mesos-agent --no-pager -n 80 | grep -i 'watchdog' | tail -3")
-    assert wait_registered("agent1") == agent_id, "the agent came back with a different id"
-    assert sh("agent1", "systemctl is-active fake-executor.service", check=False) == "active", (
-        "the stand-in executor in mesos_executors.slice died with the agent")
-    sh("agent1", "systemctl stop fake-executor.service")
+    assert wait_registered(masters, "agent1") == agent_id, "the agent came back with a different id"
+    assert task_processes("agent1", marker) == processes, "the task's executor did not survive the restart"
+    assert fw.states(task) == ["TASK_STARTING", "TASK_RUNNING"], f"task {task}: {fw.states(task)}"
+    tasks = mesos.get_json(mesos.find_leader(masters).host.address, mesos.MASTER_PORT, "/master/tasks")["tasks"]
+    assert [t["state"] for t in tasks if t["id"] == task] == ["TASK_RUNNING"], "the leader does not see the task running"
 
 
-def test_killed_agent_is_restarted() -> None:
-    wait_registered("agent2")
+def test_killed_agent_is_restarted(masters) -> None:
+    wait_registered(masters, "agent2")
     props = unit("agent2", "mesos-agent")
     before, bound = int(props["NRestarts"]), seconds(props["RestartUSec"]) + MARGIN
     sh("agent2", f"kill -KILL {daemon_pid('agent2', 'mesos-agent')}")
     TIMINGS["agent_sigkill"] = elapsed = wait_for_restart("agent2", "mesos-agent", before, bound)
     assert elapsed <= bound, f"killed agent restarted after {elapsed:.1f}s, bound {bound:.1f}s"
-    wait_registered("agent2")
+    wait_registered(masters, "agent2")
 
 
-def test_unhealthy_agent_with_live_process_is_restarted() -> None:
-    wait_registered("agent2")
+def test_unhealthy_agent_with_live_process_is_restarted(masters) -> None:
+    """The agent process is alive and serves the masters, but its own host's health probe gets
+    no answer (a local firewall rule drops it): the watchdog restarts it."""
+    wait_registered(masters, "agent2")
     # systemd arms WatchdogSec only once start-up is complete (READY=1): a fault injected while the
     # unit is still "activating" is TimeoutStartSec's business, not the watchdog's.
     wait_active("agent2", "mesos-agent")
     before = int(unit("agent2", "mesos-agent")["NRestarts"])
     pid = daemon_pid("agent2", "mesos-agent")
     bound = hang_bound("agent2", "mesos-agent")
-    # The double's fault hook: /health answers 503 while the process stays alive.
-    sh("agent2", "mkdir -p /run/mesos-double && echo fail > /run/mesos-double/agent-5051.health")
+    # The supervisor probes https://<agent ip>:5051/health from the host itself, over lo.
+    sh("agent2", f"nft insert rule inet mesos_ha input iif lo tcp dport 5051 drop comment '\"{PROBE_RULE}\"'")
     try:
         TIMINGS["agent_unhealthy"] = elapsed = wait_for_restart("agent2", "mesos-agent", before, bound)
     finally:
-        sh("agent2", "rm -f /run/mesos-double/agent-5051.health")
+        handles = re.findall(rf'comment "{PROBE_RULE}" # handle (\d+)',
+                             sh("agent2", "nft -a list chain inet mesos_ha input"))
+        for handle in handles:
+            sh("agent2", f"nft delete rule inet mesos_ha input handle {handle}")
     assert elapsed <= bound, f"unhealthy agent restarted after {elapsed:.1f}s, bound {bound:.1f}s"
     assert sh("agent2", f"test -d /proc/{pid} && echo alive || echo gone") == "gone"
     wait_active("agent2", "mesos-agent")
-    wait_registered("agent2")
+    wait_registered(masters, "agent2")
 
 
 def test_hung_master_is_restarted() -> None:
@@ -200,11 +201,12 @@ def test_hung_zookeeper_member_is_restarted() -> None:
     assert sh(host, "/usr/local/sbin/zookeeper-check mode --port 2181") in ("leader", "follower")
 
 
-def test_crash_loop_ends_in_start_limit_hit() -> None:
+def test_crash_loop_ends_in_start_limit_hit(masters) -> None:
     host = "agent2"
-    agent_id = wait_registered(host)
+    agent_id = wait_registered(masters, host)
     dropin = "/run/systemd/system/mesos-agent.service.d"
-    sh(host, f"mkdir -p {dropin} && printf '[Service]\\nEnvironment=MESOS_DOUBLE_CRASH_AT_START=1\\n' > {dropin}/crash.conf"
+    # A modules file that does not exist: the agent exits 1 while it parses its flags, every start.
+    sh(host, f"mkdir -p {dropin} && printf '[Service]\\nEnvironment=MESOS_MODULES=file:///nonexistent-mesos-ha.json\\n' > {dropin}/crash.conf"
              " && systemctl daemon-reload && systemctl restart mesos-agent --no-block")
     try:
         since = sh(host, "date '+%Y-%m-%d %H:%M:%S'")
@@ -225,4 +227,4 @@ def test_crash_loop_ends_in_start_limit_hit() -> None:
         assert "MESOS-HA-UNIT-FAILED unit=mesos-agent.service" in sh(host, f"journalctl -t mesos-ha --since '{since}' --no-pager")
     finally:
         sh(host, f"rm -rf {dropin} && systemctl daemon-reload && systemctl reset-failed mesos-agent && systemctl start mesos-agent")
-    assert wait_registered(host) == agent_id
+    assert wait_registered(masters, host) == agent_id

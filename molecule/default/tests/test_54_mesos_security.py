@@ -8,7 +8,7 @@ credentials, ACL and TLS files have the right modes and content; a deployment wi
 default-looking secret stops in preflight before any host changes.
 
 The rogue-agent tests start a second mesos-agent process on agent1 (another port and work_dir)
-and always stop it and remove its files; nothing else on the cluster is changed.
+and always stop it and remove its files and firewall rule; nothing else on the cluster is changed.
 """
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ TLS_DIR = "/etc/mesos-ha/tls"
 PKI_DIR = "/etc/mesos-ha/pki"
 ROGUE_PORT = 5061
 ROGUE_DIR = "/var/tmp/mesos-ha-rogue-agent"
+ROGUE_RULE = "mesos-ha-test-rogue-agent"
+CGROUP_V1_VIEW = "/usr/local/libexec/mesos-ha/cgroup-v1-view"
 SITE = "playbooks/site.yml"
 CA_KEY = Path(os.environ.get("MESOS_HA_CACHE") or mesos.PROJECT_DIR / ".cache") / "pki" / "ca.key"
 # A line of the sandbox CA's key (on the controller), to prove it is on no host.
@@ -170,7 +172,8 @@ def test_tls_settings_verify_and_refuse_downgrade(masters, agents, settings, tls
                         "LIBPROCESS_SSL_SUPPORT_DOWNGRADE": "false",
                         "LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME": "openssl",
                         "LIBPROCESS_SSL_ENABLE_TLS_V1_0": "false", "LIBPROCESS_SSL_ENABLE_TLS_V1_1": "false",
-                        "LIBPROCESS_SSL_ENABLE_TLS_V1_2": "true", "LIBPROCESS_SSL_KEY_FILE": key,
+                        "LIBPROCESS_SSL_ENABLE_TLS_V1_2": "true", "LIBPROCESS_SSL_ENABLE_TLS_V1_3": "false",
+                        "LIBPROCESS_SSL_VERIFY_IPADD": "true", "LIBPROCESS_SSL_KEY_FILE": key,
                         "LIBPROCESS_SSL_CA_FILE": f"{TLS_DIR}/ca.crt"}
             assert {k: env.get(k) for k in expected} == expected, f"{host.name}: {env_path}"
             shown = th.run_in(host.container, "systemctl", "show", unit, "-p", "EnvironmentFiles").stdout
@@ -187,6 +190,25 @@ def test_tls_settings_verify_and_refuse_downgrade(masters, agents, settings, tls
             if CA_KEY_LINE:
                 found = th.run_in(host.container, "grep", "-rlF", CA_KEY_LINE, "/etc", check=False).stdout
                 assert not found.strip(), f"{host.name}: the CA key is on the host: {found}"
+
+
+def test_a_default_client_completes_the_handshake_with_tls_1_2(masters, agents, tls_on):
+    """What every probe is (Python's default OpenSSL 3 context: the watchdog, the health gate, the
+    drill, Ansible's uri) completes the handshake with every master and agent, verifying the
+    certificate by IP address, over TLS 1.2 with an ECDHE AES-GCM suite; TLS 1.3 is refused
+    (libprocess does not support it, MESOS-9730)."""
+    for host, port in [(m, mesos.MASTER_PORT) for m in masters] + [(a, mesos.AGENT_PORT) for a in agents]:
+        context = ssl.create_default_context(cafile=tls_on.ca_file)
+        with socket.create_connection((host.address, port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname=host.address) as tls:
+            version, cipher = tls.version(), tls.cipher()[0]
+        assert version == "TLSv1.2" and cipher.startswith("ECDHE-") and "GCM" in cipher, (host.name, version, cipher)
+        only_13 = ssl.create_default_context(cafile=tls_on.ca_file)
+        only_13.minimum_version = ssl.TLSVersion.TLSv1_3
+        with pytest.raises((ssl.SSLError, ConnectionResetError)):
+            with socket.create_connection((host.address, port), timeout=5) as raw, \
+                    only_13.wrap_socket(raw, server_hostname=host.address):
+                pass
 
 
 # -------------------------------------------------------------------------------- credentials
@@ -241,7 +263,7 @@ def test_acls_deny_by_default_and_refuse_tasks_as_root(masters, settings, auth_o
     assert acls.get("permissive") is False, f"ACLs are permissive: {acls.get('permissive')!r}"
     operator = settings["mesos_common_operator_principal"]
     agent = settings["mesos_common_agent_principal"]
-    framework_principals = [c["principal"] for c in settings.get("mesos_master_framework_credentials", [])]
+    framework_principals = [c["principal"] for c in settings.get("mesos_common_frameworks", [])]
     for principal in [operator, agent, "some-framework"] + framework_principals:
         assert not _authorized(acls, "run_tasks", "principals", principal, "users", "root"), (
             f"{principal} may run tasks as root: {acls.get('run_tasks')}")
@@ -253,8 +275,9 @@ def test_acls_deny_by_default_and_refuse_tasks_as_root(masters, settings, auth_o
     assert not _authorized(acls, "register_frameworks", "principals", "unknown", "roles", "*")
     for host in masters:
         flags = mesos.flags(host.address)
-        assert flags.get("acls", "").strip() and '"permissive": false' in flags["acls"].replace(":false", ": false"), (
-            f"{host.name}: --acls is not the default-deny document: {flags.get('acls')!r}")
+        # A file-loaded JSON flag shows its content, here as protobuf text.
+        assert flags.get("acls", "").startswith("permissive: false"), (
+            f"{host.name}: --acls is not the default-deny document: {flags.get('acls', '')[:80]!r}")
 
 
 # ------------------------------------------------------------------------------- rogue agents
@@ -264,33 +287,46 @@ def _leader_slaves(leader: mesos.Leader) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def rogue_agent(agents, leader) -> Iterator[Any]:
-    """Start a second mesos-agent on agent1 (port 5061, its own work_dir) with the TLS settings
-    but the given --credential (or none); always stopped and removed afterwards."""
+    """Start a second real mesos-agent on agent1 (port 5061, its own work and runtime dirs, the
+    POSIX launcher so it touches no cgroup) with the TLS settings but the given --credential (or
+    none). The masters may reach its port for as long as it runs (a tagged nftables rule): a
+    master answers an agent on the agent's own port, as it does for SASL's steps. Always stopped,
+    its files and the rule removed afterwards."""
     host = agents[0]
     started: list[bool] = []
 
     def start(credential: dict[str, str] | None) -> tuple[th.Host, str]:
         hostname = f"rogue-{int(time.time())}"
-        th.run_in(host.container, "mkdir", "-p", f"{ROGUE_DIR}/work", f"{ROGUE_DIR}/log")
-        flags = [f"--master={leader.host.address}:{mesos.MASTER_PORT}", f"--work_dir={ROGUE_DIR}/work",
+        th.run_in(host.container, "mkdir", "-p", f"{ROGUE_DIR}/work", f"{ROGUE_DIR}/run", f"{ROGUE_DIR}/log")
+        th.run_in(host.container, "nft", "insert", "rule", "inet", "mesos_ha", "input", "tcp", "dport", str(ROGUE_PORT),
+                  "ip", "saddr", "@agent_v4", "accept", "comment", f'"{ROGUE_RULE}"')
+        flags = ["--master=file:///etc/mesos/zk", f"--work_dir={ROGUE_DIR}/work", f"--runtime_dir={ROGUE_DIR}/run",
                  f"--log_dir={ROGUE_DIR}/log", f"--ip={host.address}", f"--port={ROGUE_PORT}",
-                 f"--hostname={hostname}", "--registration_backoff_factor=100ms"]
+                 f"--hostname={hostname}", "--registration_backoff_factor=100ms", "--launcher=posix",
+                 "--isolation=posix/cpu,posix/mem", "--no-systemd_enable_support"]
         if credential is not None:
             th.run_in(host.container, "sh", "-c", f"umask 077; cat > {ROGUE_DIR}/credential.json",
                       stdin=json.dumps(credential))
             flags.append(f"--credential={ROGUE_DIR}/credential.json")
+        # The role's cgroup v1 view, as the real agent on this hybrid host: the fork refuses to start
+        # while cgroup2 is mounted anywhere but /sys/fs/cgroup.
         script = (f"set -a; [ -f {AGENT_SSL_ENV} ] && . {AGENT_SSL_ENV}; set +a; echo $$ > {ROGUE_DIR}/pid; "
-                  f"exec /usr/sbin/mesos-agent {' '.join(flags)} >{ROGUE_DIR}/stderr 2>&1")
+                  f"{CGROUP_V1_VIEW} /usr/bin/mesos-agent {' '.join(flags)} >{ROGUE_DIR}/stderr 2>&1; "
+                  f"echo $? > {ROGUE_DIR}/exit")
         th.run_in(host.container, "sh", "-c", f"setsid sh -c '{script}' </dev/null >/dev/null 2>&1 &")
         started.append(True)
         return host, hostname
 
     yield start
     if started:
-        th.run_in(host.container, "sh", "-c", f"[ -f {ROGUE_DIR}/pid ] && kill $(cat {ROGUE_DIR}/pid); sleep 1; "
-                  f"[ -f {ROGUE_DIR}/pid ] && kill -9 $(cat {ROGUE_DIR}/pid) 2>/dev/null; true", check=False)
+        th.run_in(host.container, "sh", "-c", f"pkill -f -- '--port={ROGUE_PORT}'; sleep 1; "
+                  f"pkill -9 -f -- '--port={ROGUE_PORT}'; true", check=False)
+        rules = th.run_in(host.container, "nft", "-a", "list", "chain", "inet", "mesos_ha", "input").stdout
+        for handle in re.findall(rf'comment "{ROGUE_RULE}" # handle (\d+)', rules):
+            th.run_in(host.container, "nft", "delete", "rule", "inet", "mesos_ha", "input", "handle", handle)
     th.run_in(host.container, "rm", "-rf", ROGUE_DIR, check=False)
     assert th.run_in(host.container, "test", "!", "-e", ROGUE_DIR, check=False).returncode == 0
+    assert ROGUE_RULE not in th.run_in(host.container, "nft", "list", "table", "inet", "mesos_ha").stdout
 
 
 def _wait_for_log(container: str, pattern: str, timeout: float = 45.0) -> str:
@@ -310,31 +346,36 @@ def _assert_not_registered(leader: mesos.Leader, hostname: str) -> None:
 
 
 def test_agent_without_credential_is_refused(rogue_agent, leader, agents, auth_on):
-    """An agent started without --credential stays unregistered; both sides log the refusal."""
+    """An agent started without --credential stays unregistered (it keeps asking; the leader
+    refuses every attempt and logs it)."""
     host, hostname = rogue_agent(None)
-    log = _wait_for_log(host.container, r"refused registration|not authenticated")
-    assert "No credentials provided" in log, log[-2000:]
-    time.sleep(3)  # a few more back-off rounds: still refused
+    _wait_for_log(host.container, r"No credentials provided")
+    deadline = time.monotonic() + 45
+    refused = ""
+    while time.monotonic() < deadline and not refused:
+        time.sleep(2)
+        master_log = th.run_in(leader.host.container, "journalctl", "-u", "mesos-master", "--since", "-2min",
+                               "--no-pager", check=False).stdout
+        refused = re.search(rf"Refusing registration of agent .*{host.address}:{ROGUE_PORT}.* not authenticated", master_log)
+    assert refused, "the leader did not log the refusal"
     _assert_not_registered(leader, hostname)
     assert len(_leader_slaves(leader)) == len(agents), "the real agents are not all registered"
-    master_log = th.run_in(leader.host.container, "journalctl", "-u", "mesos-master", "--since", "-2min",
-                           "--no-pager", check=False).stdout
-    assert re.search(rf"Refusing registration of agent .*{host.address}:{ROGUE_PORT}.* not authenticated", master_log), (
-        "the leader did not log the refusal")
 
 
-def test_agent_with_a_wrong_secret_is_refused(rogue_agent, leader, settings, auth_on):
-    """An agent with the right principal but a wrong secret fails authentication."""
+def test_agent_with_a_wrong_secret_is_refused_and_exits(rogue_agent, leader, settings, auth_on):
+    """An agent with the right principal but a wrong secret fails CRAM-MD5 authentication and
+    exits 1 ("refused authentication"): under systemd it would crash-loop into the start limit."""
     host, hostname = rogue_agent({"principal": settings["mesos_common_agent_principal"],
                                   "secret": "not-the-agent-secret-0123456789"})
-    log = _wait_for_log(host.container, r"refused authentication|Authentication failed")
+    log = _wait_for_log(host.container, r"refused authentication", timeout=90)
     assert "Authenticating with master" in log, log[-2000:]
-    time.sleep(3)
+    deadline = time.monotonic() + 20
+    status = ""
+    while time.monotonic() < deadline and not status:
+        status = th.run_in(host.container, "cat", f"{ROGUE_DIR}/exit", check=False).stdout.strip()
+        time.sleep(0.5)
+    assert status == "1", f"the refused agent exited {status or 'not at all'}"
     _assert_not_registered(leader, hostname)
-    master_log = th.run_in(leader.host.container, "journalctl", "-u", "mesos-master", "--since", "-2min",
-                           "--no-pager", check=False).stdout
-    assert re.search(rf"Failed to authenticate agent .*{host.address}:{ROGUE_PORT}", master_log), (
-        "the leader did not log the failed authentication")
 
 
 # ---------------------------------------------------------------------------------- bad secrets
@@ -373,3 +414,39 @@ def test_weak_secret_is_refused_before_any_change(variable, value, phrase, maste
     if value:
         assert not any(value in m for m in messages), "a failure message shows the secret"
     assert _fingerprint(masters, agents) == before, "the cluster changed"
+
+
+# ---------------------------------------------------------------------------- the agent's ACLs
+def test_agent_api_refuses_nested_containers(agents, framework, auth_on):
+    """The agent's default-deny ACLs: not even the operator may launch a nested container under a
+    running task's container through the agent API, as root or as the task user (without the
+    agent's --acls, Mesos allows it to any authenticated principal)."""
+    agent = agents[0]
+    fw = framework()
+    task = fw.launch(f"sleep 600 # mesos-ha-nested-{time.time_ns()}", agent=agent.name)
+    fw.wait_for(task, "TASK_RUNNING", timeout=90)
+    containers = mesos.get_json(agent.address, mesos.AGENT_PORT, "/containers")
+    parent = next((c["container_id"]["value"] for c in containers if c.get("executor_id") == task), None)
+    assert parent, f"{agent.name}: no container for task {task} in /containers ({containers})"
+    for user in ("root", fw.user):
+        call = {"type": "LAUNCH_NESTED_CONTAINER_SESSION", "launch_nested_container_session": {
+            "container_id": {"parent": {"value": parent}, "value": f"mesos-ha-{time.time_ns()}"},
+            "command": {"value": "id", "user": user}}}
+        resp = mesos.http_post_json(agent.address, mesos.AGENT_PORT, "/api/v1", call)
+        assert resp.status == 403, f"{agent.name}: nested container as {user} answered {resp.status} {resp.body[:200]!r}"
+
+
+def test_read_log_is_the_operators(masters, agents, leader, settings, mesos_secrets, auth_on):
+    """READ_LOG (the fork's call, ACL access_mesos_logs): the operator reads the master's and the
+    agent's log; a framework principal, authenticated by the master, is refused (403)."""
+    master_call = {"type": "READ_LOG", "read_log": {"offset": 0, "length": 256}}
+    resp = mesos.http_post_json(leader.host.address, mesos.MASTER_PORT, "/api/v1", master_call)
+    assert resp.status == 200 and resp.json()["type"] == "READ_LOG", (resp.status, resp.body[:200])
+    framework = (settings["mesos_common_frameworks"][0]["principal"], mesos_secrets["mesos_framework"])
+    resp = mesos.http_post_json(leader.host.address, mesos.MASTER_PORT, "/api/v1", master_call, auth=framework)
+    assert resp.status == 403, f"a framework principal read the master's log: {resp.status}"
+    agent_call = {"type": "READ_LOG", "read_log": {"source": "AGENT", "length": 256}}
+    resp = mesos.http_post_json(agents[0].address, mesos.AGENT_PORT, "/api/v1", agent_call)
+    assert resp.status == 200, (resp.status, resp.body[:200])
+    resp = mesos.http_post_json(agents[0].address, mesos.AGENT_PORT, "/api/v1", agent_call, auth=None)
+    assert resp.status == 401, f"READ_LOG without credentials answered {resp.status}"

@@ -47,14 +47,20 @@ Probe specs (``--probe``, repeatable):
     ZooKeeper must whitelist both words (``4lw.commands.whitelist=ruok,srvr``).
 ``tcp:HOST:PORT``
     A TCP connection succeeds.
+``registered:AGENT_URL|MASTER_URL[,MASTER_URL...]``
+    A Mesos agent is registered: its id (``/state`` of AGENT_URL) is listed and
+    active in ``/master/slaves`` of the *elected* master (the one of MASTER_URLs
+    that answers 200; the others redirect).  The agent's own
+    ``slave/registered`` metric is no evidence: it is 1 as soon as the agent
+    has detected a leader, before it authenticated or registered.
 ``sticky:SPEC``
     Any of the above, enforced only once it has passed once, and with its own
     threshold ``--sticky-failures`` (default 30 rounds).  It does not gate
-    READY=1.  Meant for ``sticky:metric:http://127.0.0.1:5051/metrics/snapshot#
-    slave/registered=1``: an agent must be registered once it has been, but a
-    long leader-less period in the cluster restarts each agent at most once
-    (after sticky-failures rounds); the restarted agent's sticky probe is
-    dormant again until the agent registers, so there is no restart loop.
+    READY=1.  Meant for ``sticky:registered:...``: an agent must be registered
+    once it has been, but a long leader-less period in the cluster restarts each
+    agent at most once (after sticky-failures rounds); the restarted agent's
+    sticky probe is dormant again until the agent registers, so there is no
+    restart loop.
 
 Never probe ``master/elected``: a non-elected master is healthy.
 
@@ -72,7 +78,14 @@ Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to
 the daemon.  After SIGTERM the daemon gets ``--stop-timeout`` seconds before
 SIGKILL.  SIGABRT (systemd's watchdog signal) SIGKILLs the daemon at once (even
 a stopped one), reaps it and exits 134.  Only the daemon's pid is signalled;
-other processes of the unit are left to systemd's ``KillMode=``.
+other processes of the unit are left to systemd's ``KillMode=``.  The daemon is
+started with the parent-death signal SIGKILL (Linux), so it never outlives the
+supervisor, even under ``KillMode=process`` when systemd SIGKILLs the supervisor
+alone (the Mesos agent's unit: its executors must survive, the agent must not).
+
+One-shot check: ``ha-supervisor --check SPEC [options]`` runs one probe once,
+prints ``{"ok": ..., "detail": ...}`` and exits 0 when it passed, 1 when not
+(the roles' waits use the same probes as the watchdog).
 
 Exit codes:
 
@@ -87,13 +100,17 @@ Exit codes:
 Unit file: ``Type=notify``, ``NotifyAccess=main``, ``WatchdogSec=`` > interval +
 timeout, ``TimeoutStartSec=`` > start-timeout + stop-timeout, ``TimeoutStopSec=`` >
 stop-timeout, ``KillMode=mixed`` (SIGTERM/SIGABRT reach only this process, which
-forwards them; the final SIGKILL still covers the whole cgroup) and
+forwards them; the final SIGKILL still covers the whole cgroup) or
+``KillMode=process`` where other processes of the unit must survive it, and
 ``SuccessExitStatus=143``.
 
 Environment: ``NOTIFY_SOCKET`` (AF_UNIX datagram; ``@`` = abstract namespace;
 when unset the supervisor runs anyway), ``WATCHDOG_USEC`` and ``WATCHDOG_PID``
 (honoured only when unset or equal to our pid).  These three are removed from
-the daemon's environment.
+the daemon's environment.  Sockets systemd passes (``LISTEN_FDS`` with
+``LISTEN_PID`` = our pid, e.g. from ``Sockets=``) are handed on to the daemon:
+the descriptors stay open for it and ``LISTEN_PID`` names the daemon, set by a
+``/bin/sh`` that execs it (the daemon's pid is known only after the fork).
 """
 
 from __future__ import annotations
@@ -101,6 +118,7 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import ctypes
 import http.client
 import json
 import os
@@ -409,9 +427,9 @@ class HttpProbe(Probe):
             context.load_cert_chain(settings.client_cert, settings.client_key)
         return context
 
-    def fetch(self, timeout: float, want_body: bool) -> tuple[int, bytes]:
-        """GET the URL; return (status, body).  Raises OSError on failure."""
-        request = urllib.request.Request(self.url, headers=self.headers, method="GET")
+    def fetch(self, timeout: float, want_body: bool, query: str = "") -> tuple[int, bytes]:
+        """GET the URL (plus ``query``); return (status, body).  Raises OSError on failure."""
+        request = urllib.request.Request(self.url + query, headers=self.headers, method="GET")
         try:
             with self.opener.open(request, timeout=timeout) as response:
                 return response.status, response.read(MAX_BODY) if want_body else b""
@@ -463,6 +481,69 @@ class MetricProbe(HttpProbe):
         return ProbeResult(True, f"{self.key}={json.dumps(actual)[:40]}")
 
 
+class RegisteredProbe(Probe):
+    """``registered:AGENT_URL|MASTER_URL,...``: the elected master lists the agent as active."""
+
+    kind = "registered"
+
+    def __init__(self, target: str, settings: HttpSettings, sticky: bool = False) -> None:
+        agent, sep, masters = target.partition("|")
+        urls = [u for u in masters.split(",") if u]
+        if not sep or not agent or not urls:
+            raise UsageError(f"registered probe needs AGENT_URL|MASTER_URL[,...], got {redact_url(target)!r}")
+        super().__init__(target, sticky)
+        self.agent = HttpProbe(agent.rstrip("/") + "/state", settings)
+        self.masters = [HttpProbe(u.rstrip("/") + "/master/slaves", settings) for u in urls]
+        self.agent_id = ""  # an agent keeps its id for the life of its process
+        self.leader = 0     # the master that answered last, asked first
+
+    @staticmethod
+    def _fetch_json(probe: HttpProbe, query: str, timeout: float) -> tuple[int, Any]:
+        status, body = probe.fetch(timeout, want_body=True, query=query)
+        if status != 200:
+            return status, None
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, None
+
+    def check(self, timeout: float) -> ProbeResult:
+        deadline = time.monotonic() + timeout
+        try:
+            if not self.agent_id:
+                status, state = self._fetch_json(self.agent, "", timeout)
+                if status != 200 or not isinstance(state, dict):
+                    return ProbeResult(False, f"agent /state: HTTP {status}")
+                self.agent_id = str(state.get("id") or "")
+                if not self.agent_id:
+                    return ProbeResult(False, "the agent has no id yet (never registered)")
+            answers = []
+            order = self.masters[self.leader:] + self.masters[: self.leader]
+            for probe in order:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return ProbeResult(False, f"timed out after {timeout:g}s asking the masters")
+                try:
+                    status, body = self._fetch_json(probe, f"?slave_id={urllib.parse.quote(self.agent_id)}", remaining)
+                except (OSError, http.client.HTTPException) as exc:
+                    answers.append(describe_error(exc, remaining))
+                    continue
+                if status != 200:
+                    answers.append(f"HTTP {status}")
+                    continue
+                self.leader = self.masters.index(probe)
+                slaves = body.get("slaves", []) if isinstance(body, dict) else []
+                for slave in slaves:
+                    if slave.get("id") == self.agent_id:
+                        if slave.get("active"):
+                            return ProbeResult(True, f"agent {self.agent_id} active on the elected master")
+                        return ProbeResult(False, f"agent {self.agent_id} is not active on the elected master")
+                return ProbeResult(False, f"the elected master does not list agent {self.agent_id}")
+            return ProbeResult(False, f"no elected master answered ({', '.join(answers)})")
+        except (OSError, http.client.HTTPException) as exc:
+            return ProbeResult(False, describe_error(exc, timeout))
+
+
 def parse_probe(spec: str, settings: HttpSettings) -> Probe:
     """Build a probe from its spec (see the module docstring)."""
     body = spec
@@ -476,11 +557,13 @@ def parse_probe(spec: str, settings: HttpSettings) -> Probe:
         return HttpProbe(target, settings, sticky)
     if kind == "metric":
         return MetricProbe(target, settings, sticky)
+    if kind == "registered":
+        return RegisteredProbe(target, settings, sticky)
     if kind == "zk":
         return ZooKeeperProbe(target, sticky)
     if kind == "tcp":
         return TcpProbe(target, sticky)
-    raise UsageError(f"unknown probe type {kind!r} in {redact_url(spec)!r} (http, metric, zk, tcp)")
+    raise UsageError(f"unknown probe type {kind!r} in {redact_url(spec)!r} (http, metric, registered, zk, tcp)")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -543,7 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--probe",
         action="append",
         metavar="SPEC",
-        help="http:URL, metric:URL#KEY=VALUE, zk:HOST:PORT, tcp:HOST:PORT, optionally prefixed by sticky: (repeatable)",
+        help="http:URL, metric:URL#KEY=VALUE, registered:AGENT_URL|MASTER_URL,..., zk:HOST:PORT, tcp:HOST:PORT,"
+        " optionally prefixed by sticky: (repeatable)",
     )
     p.add_argument(
         "--interval",
@@ -700,6 +784,55 @@ def describe_status(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
+SD_LISTEN_FDS_START = 3
+
+
+def listen_fds_for_daemon(command: list[str], env: dict[str, str], pid: int) -> tuple[list[str], tuple[int, ...]]:
+    """Hand systemd's socket-activation descriptors (LISTEN_FDS for ``pid``) on to the daemon.
+
+    Returns the command to run and the descriptors to keep open.  ``env`` loses LISTEN_PID; a
+    shell sets it to its own pid and execs the daemon, which keeps that pid.
+    """
+    if env.get("LISTEN_PID", "").strip() != str(pid):
+        env.pop("LISTEN_PID", None)
+        env.pop("LISTEN_FDS", None)
+        env.pop("LISTEN_FDNAMES", None)
+        return command, ()
+    try:
+        count = int(env.get("LISTEN_FDS", "0"))
+    except ValueError:
+        count = 0
+    env.pop("LISTEN_PID", None)
+    if count <= 0:
+        return command, ()
+    fds = tuple(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + count))
+    return ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', *command], fds
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> Optional[Callable[[], None]]:
+    """A preexec_fn that makes the child get SIGKILL when the supervisor dies (Linux prctl).
+
+    Runs in the child before exec, while the supervisor has no other thread yet.  The signal
+    survives exec (not fork: the daemon's own children do not inherit it).  If the supervisor
+    died before prctl took effect the child would wait for a death that already happened, so
+    it checks its parent afterwards.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(EXIT_INTERNAL)
+
+    return preexec
+
+
 class ProbeState:
     """Per-probe bookkeeping across rounds."""
 
@@ -770,8 +903,11 @@ class Supervisor:
 
     def _spawn(self) -> int:
         env = {k: v for k, v in os.environ.items() if k not in SYSTEMD_ENV}
+        command, pass_fds = listen_fds_for_daemon(self.config.command, env, self.pid)
         try:
-            self.proc = subprocess.Popen(self.config.command, env=env, process_group=0)
+            self.proc = subprocess.Popen(
+                command, env=env, process_group=0, pass_fds=pass_fds, preexec_fn=die_with_parent(self.pid)
+            )
         except FileNotFoundError:
             self.log(f"cannot start daemon: {self.config.command[0]} not found")
             return EXIT_NOT_FOUND
@@ -1057,9 +1193,26 @@ class Supervisor:
         return exit_status(returncode)
 
 
+def check_once(argv: list[str]) -> int:
+    """``--check SPEC [options]``: run one probe once, print the result as JSON, exit 0 or 1."""
+    spec = argv[argv.index("--check") + 1] if argv.index("--check") + 1 < len(argv) else ""
+    rest = argv[: argv.index("--check")] + argv[argv.index("--check") + 2 :]
+    try:
+        config = load_config([*rest, "--probe", spec, "--", "check"])
+        probe = build_probes(config)[0]
+    except UsageError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return EXIT_USAGE
+    result = probe.check(config.timeout)
+    print(json.dumps({"ok": result.ok, "detail": result.detail, "probe": probe.label}))
+    return 0 if result.ok else 1
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: parse options, supervise, return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if "--check" in argv and "--" not in argv[: argv.index("--check")]:
+        return check_once(argv)
     try:
         config = load_config(argv)
         log = Logger(config.name)

@@ -203,7 +203,8 @@ def analyse(cluster: Any, samples: Sequence[Any], start: float | None = None,
         handovers                  len(elected_sequence) - 1
         split_brain                engine.split_brain() problems
         agent_ids                  agent -> sorted non-empty ids the agent reported
-        agent_unregistered         agent -> [[from, to], ...]: not registered or not answering
+        agent_unregistered         agent -> [[from, to], ...]: not listed active by the one elected
+                                   master, or not answering
         agent_unregistered_max_s   agent -> longest (0.0 if none)
         poll_gap_max_s             largest gap between two probe starts of one target
                                    (engine.max_poll_gap), poll_gap_max_target which one,
@@ -230,11 +231,15 @@ def analyse(cluster: Any, samples: Sequence[Any], start: float | None = None,
             agent_ids[sample.node].add(sample.agent_id)
         if cluster.zookeepers and _seen_all(view, "zk", cluster.zookeepers):
             zk_out.update(not _zk_quorum(cluster, view), t)
+        elected = engine.elected_masters(cluster, view)
+        # Registered: listed active by the one elected master (the agent's own slave/registered
+        # only says it has detected a leader).
+        leader_sample = view.get("master", elected[0]) if len(elected) == 1 else None
+        active = set(leader_sample.active_ids or []) if leader_sample is not None else set()
         for agent in cluster.agents:
             own = view.get("agent", agent.name)
             if own is not None:
-                agent_out[agent.name].update(not (own.ok and own.registered), t)
-        elected = engine.elected_masters(cluster, view)
+                agent_out[agent.name].update(not (own.ok and own.agent_id and own.agent_id in active), t)
         for name in list(elected_since):
             if name not in elected:
                 del elected_since[name]

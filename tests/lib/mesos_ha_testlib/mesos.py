@@ -170,6 +170,30 @@ def http_get(address: str, port: int, path: str, timeout: float = 5.0, *, auth: 
         conn.close()
 
 
+def http_post_json(address: str, port: int, path: str, body: Any, timeout: float = 10.0, *,
+                   auth: Any = _CONFIGURED) -> HttpResponse:
+    """POST a JSON body (a v1 operator API call) once, with the configured scheme, CA and
+    credentials (`auth` as in http_get); the answer is returned as is."""
+    settings = _SETTINGS
+    if settings.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            address, port, timeout=timeout, context=ssl_context(settings.ca_file))
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    credentials = settings.credentials if auth is _CONFIGURED else auth
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if credentials:
+        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    try:
+        conn.request("POST", path, json.dumps(body), headers=headers)
+        resp = conn.getresponse()
+        data = resp.read(1 << 20)
+        return HttpResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    finally:
+        conn.close()
+
+
 def get_json(address: str, port: int, path: str, timeout: float = 5.0) -> Any:
     """GET a JSON endpoint; raises AssertionError naming the URL unless the answer is 200."""
     resp = http_get(address, port, path, timeout)
@@ -249,6 +273,28 @@ def find_leader(masters: Sequence[Host], timeout: float = 5.0) -> Leader:
         raise LookupError(f"{hostname} is named leader by /redirect but its state says leader="
                           f"{state.get('leader')!r}, pid={state.get('pid')!r}")
     return Leader(host, state)
+
+
+def registered_agents(masters: Sequence[Host], timeout: float = 5.0) -> dict[str, str]:
+    """{agent hostname: agent id} of the agents the elected master lists as active: the only
+    evidence of registration (an agent's own slave/registered is 1 once it detected a leader)."""
+    leader = find_leader(masters, timeout)
+    return {s["hostname"]: s["id"] for s in leader.state.get("slaves", []) if s.get("active")}
+
+
+def wait_registered(masters: Sequence[Host], agent: str, timeout: float = 90.0) -> str:
+    """Wait until the elected master lists `agent` (a hostname) as active; return its id."""
+    deadline = time.monotonic() + timeout
+    seen: Any = None
+    while time.monotonic() < deadline:
+        try:
+            seen = registered_agents(masters)
+            if agent in seen:
+                return seen[agent]
+        except (LookupError, OSError, AssertionError, http.client.HTTPException) as exc:
+            seen = exc
+        time.sleep(1.0)
+    raise AssertionError(f"{agent} is not registered with the elected master after {timeout:.0f}s (last: {seen})")
 
 
 def wait_for_leader(masters: Sequence[Host], timeout: float = 60.0, interval: float = 1.0) -> Leader:
@@ -350,6 +396,13 @@ def process_user(container: str, pid: int) -> str:
     status = th.run_in(container, "cat", f"/proc/{pid}/status").stdout
     uid = next(line.split()[2] for line in status.splitlines() if line.startswith("Uid:"))
     return th.run_in(container, "id", "-nu", uid).stdout.strip()
+
+
+def process_identity(container: str, pid: int) -> tuple[int, int]:
+    """(pid, start time in clock ticks since boot): the same pair later means the same process,
+    not one that reused the pid."""
+    stat = th.run_in(container, "cat", f"/proc/{pid}/stat").stdout
+    return pid, int(stat.rpartition(")")[2].split()[19])
 
 
 def process_cmdline(container: str, pid: int) -> list[str]:

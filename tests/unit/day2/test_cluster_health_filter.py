@@ -24,13 +24,14 @@ def healthy_reports() -> dict[str, dict[str, Any]]:
             "zookeeper": {"mode": "leader" if name == "node2" else "follower", "version": "3.8.0-11+deb12u2",
                           "unit": {"state": "active", "restarts": 0}},
             "mesos_master": {"http": 200, "elected": int(name == "node2"), "leader": "node2:5050",
-                             "agents_active": 2 if name == "node2" else 0, "version": "1.11.0 (1.11.0-0.double1)",
-                             "unit": {"state": "active", "restarts": 0}},
-            "mesos_package": "1.11.0-0.double1"}
+                             "agents_active": 2 if name == "node2" else 0,
+                             "agent_ids_active": ["agent-id-0", "agent-id-1"] if name == "node2" else [],
+                             "version": "1.11.0", "unit": {"state": "active", "restarts": 0}},
+            "mesos_package": "1.11.0-0.10.0.debian12"}
     for index, name in enumerate(AGENTS):
-        reports[name] = {"system": "running", "mesos_package": "1.11.0-0.double1",
-                         "mesos_agent": {"http": 200, "registered": 1, "id": f"agent-id-{index}",
-                                         "version": "1.11.0 (1.11.0-0.double1)", "unit": {"state": "active"}}}
+        reports[name] = {"system": "running", "mesos_package": "1.11.0-0.10.0.debian12",
+                         "mesos_agent": {"http": 200, "detected": 1, "id": f"agent-id-{index}",
+                                         "version": "1.11.0", "unit": {"state": "active"}}}
     return reports
 
 
@@ -46,8 +47,8 @@ def test_healthy_cluster() -> None:
     assert result["zookeeper_leader"] == "node2" and result["mesos_leader"] == "node2"
     assert (result["agents_registered"], result["agents_expected"]) == (2, 2)
     assert result["agents"]["agent2"]["id"] == "agent-id-1"
-    assert result["versions"]["node1"] == {"zookeeper": "3.8.0-11+deb12u2", "mesos_master": "1.11.0 (1.11.0-0.double1)",
-                                           "mesos_package": "1.11.0-0.double1"}
+    assert result["versions"]["node1"] == {"zookeeper": "3.8.0-11+deb12u2", "mesos_master": "1.11.0",
+                                           "mesos_package": "1.11.0-0.10.0.debian12"}
     assert result["label"] == "before"
 
 
@@ -98,18 +99,36 @@ def test_master_down_and_unreadable_host() -> None:
 
 def test_unregistered_agent_and_leader_count() -> None:
     reports = healthy_reports()
-    reports["agent1"]["mesos_agent"].update(registered=0, http=0)
-    reports["node2"]["mesos_master"]["agents_active"] = 1
+    reports["agent1"]["mesos_agent"].update(detected=0, http=0)
+    reports["node2"]["mesos_master"].update(agents_active=1, agent_ids_active=["agent-id-1"])
     result = summary(reports)
     assert result["problem_keys"] == ["agent:agent1:unregistered", "agent:active"]
     assert result["problems"][0] == "Mesos agent agent1 is not registered (it does not answer)"
     assert result["agents_registered"] == 1
 
 
+def test_an_agent_that_only_detected_a_leader_is_not_registered() -> None:
+    """slave/registered=1 (detected) is no evidence: only the elected master's list counts."""
+    reports = healthy_reports()
+    reports["node2"]["mesos_master"].update(agents_active=1, agent_ids_active=["agent-id-1"])
+    result = summary(reports)
+    assert reports["agent1"]["mesos_agent"]["detected"] == 1
+    assert "agent:agent1:unregistered" in result["problem_keys"]
+    assert "the elected master does not list agent-id-0 as active" in result["problems"][0]
+    assert not result["agents"]["agent1"]["registered"] and result["agents"]["agent2"]["registered"]
+
+
+def test_no_agent_is_registered_without_an_elected_master() -> None:
+    reports = healthy_reports()
+    reports["node2"]["mesos_master"]["elected"] = 0
+    result = summary(reports)
+    assert result["agents_registered"] == 0
+    assert "Mesos agent agent1 is not registered (no elected master)" in result["problems"]
+
+
 def test_tolerated_problems_do_not_block_but_new_ones_do() -> None:
     reports = healthy_reports()
-    reports["agent1"]["mesos_agent"]["registered"] = 0
-    reports["node2"]["mesos_master"]["agents_active"] = 1
+    reports["node2"]["mesos_master"].update(agents_active=1, agent_ids_active=["agent-id-1"])
     baseline = summary(reports)
     assert not baseline["ok"]
     tolerated = summary(reports, tolerate=baseline["problem_keys"])

@@ -64,12 +64,15 @@ def run(cluster: object, seconds: float = 200.0, masters: MasterState = steady_m
             t0, t1 = T0 + t, T0 + t + 0.02
             if role == "master":
                 state = masters(name, t)
+                # The elected master lists the agents registered with it (active_ids), as /master/state does.
+                active = sorted(a[1] for n in cluster.agents if (a := agents(n.name, t)) is not None and a[0])
                 samples.append(engine.Sample("master", name, t0, t1, False, error="refused") if state == "down"
-                               else engine.Sample("master", name, t0, t1, True, elected=state == "elected"))
+                               else engine.Sample("master", name, t0, t1, True, elected=state == "elected",
+                                                  active_ids=active if state == "elected" else None))
             elif role == "agent":
                 agent = agents(name, t)
                 samples.append(engine.Sample("agent", name, t0, t1, False, error="refused") if agent is None
-                               else engine.Sample("agent", name, t0, t1, True, registered=agent[0],
+                               else engine.Sample("agent", name, t0, t1, True, detected=True,
                                                   agent_id=agent[1]))
             else:
                 mode = zk(name, t)
@@ -111,7 +114,9 @@ def test_clean_run_with_one_handover_and_a_short_zk_election_passes() -> None:
     assert report["elected_changes"][1][0] == pytest.approx(T0 + 111.0, abs=0.2)
     assert report["split_brain"] == []
     assert report["agent_ids"] == {"agent1": ["a1-S0"], "agent2": ["a2-S1"]}
-    assert report["agent_unregistered_max_s"] == {"agent1": 0.0, "agent2": 0.0}
+    # Registration is the elected master's word: while no master is elected no agent is registered.
+    assert report["agent_unregistered_max_s"] == {"agent1": pytest.approx(11.0, abs=0.2),
+                                                  "agent2": pytest.approx(11.0, abs=0.2)}
     assert report["poll_gap_max_s"] == pytest.approx(DT, abs=0.01)
     assert report["observed_s"] == pytest.approx(200.0, abs=0.2)
     assert report["samples"] == len(run(cluster)) and report["open_at_end"] == {}
@@ -234,7 +239,9 @@ def test_window_and_edges() -> None:
     report = continuity.analyse(cluster, samples, start=T0 + 50.0, end=T0 + 105.0)
     assert report["observed_from"] >= T0 + 49.98 and report["observed_to"] <= T0 + 105.0
     # The open interval (node2 only elected at 111) ends at the window's last sample.
-    assert report["open_at_end"] == {"no_elected_master": pytest.approx(T0 + 100.0, abs=0.2)}
+    assert report["open_at_end"] == {"no_elected_master": pytest.approx(T0 + 100.0, abs=0.2),
+                                     "agent_unregistered/agent1": pytest.approx(T0 + 100.0, abs=0.2),
+                                     "agent_unregistered/agent2": pytest.approx(T0 + 100.0, abs=0.2)}
     assert report["edge_gap_max_s"] < 0.2
     # A window reaching past the observation (observer stopped early) has an uncovered edge.
     report = continuity.analyse(cluster, samples, start=T0 + 150.0, end=T0 + 205.0)
@@ -268,11 +275,13 @@ def fake_probes(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def install(zk_delay: float = 0.0) -> None:
         def master(cluster: object, node: object) -> object:
             now = time.time()
-            return engine.Sample("master", node.name, now, now, True, elected=node.name == "node1")
+            elected = node.name == "node1"
+            return engine.Sample("master", node.name, now, now, True, elected=elected,
+                                 active_ids=sorted(AGENT_IDS.values()) if elected else None)
 
         def agent(cluster: object, node: object) -> object:
             now = time.time()
-            return engine.Sample("agent", node.name, now, now, True, registered=True, agent_id=AGENT_IDS[node.name])
+            return engine.Sample("agent", node.name, now, now, True, detected=True, agent_id=AGENT_IDS[node.name])
 
         def zk(cluster: object, node: object) -> object:
             time.sleep(zk_delay)

@@ -50,11 +50,6 @@ def test_running_version_of_real_mesos(version_server) -> None:
     assert node_state.running_version(url, None) == "1.11.0"
 
 
-def test_running_version_of_the_double_names_its_package(version_server) -> None:
-    url = version_server({"version": "1.11.0", "mesos_double_package_version": "1.11.0-0.double2"})
-    assert node_state.running_version(url, None) == "1.11.0 (1.11.0-0.double2)"
-
-
 def test_running_version_without_an_answer() -> None:
     assert node_state.running_version("http://127.0.0.1:9", None) == ""
 

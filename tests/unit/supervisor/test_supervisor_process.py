@@ -189,3 +189,38 @@ def test_usage_errors_and_missing_executable(tmp_path: Path) -> None:
     assert missing.returncode == 127 and "not found" in missing.stderr
     help_text = sup("--help")
     assert help_text.returncode == 0 and "--sticky-failures" in help_text.stdout
+
+
+def test_daemon_dies_with_a_killed_supervisor(supervise, notify: NotifyReceiver) -> None:
+    """KillMode=process (the agent's unit) lets systemd SIGKILL the supervisor alone: the daemon
+    must not outlive it (parent-death signal), or a second agent would start beside it."""
+    port = free_port()
+    run = supervise([*TIMING_ARGS, "--probe", f"tcp:127.0.0.1:{port}"], ["http", "--port", str(port)], notify=notify)
+    notify.wait_for("READY=1", timeout=5)
+    daemon = run.daemon_pid()
+    os.kill(run.proc.pid, signal.SIGKILL)
+    run.proc.wait(timeout=3)
+    assert wait_until(lambda: process_gone(daemon), 3), f"daemon {daemon} outlived its supervisor"
+
+
+def test_passed_sockets_reach_the_daemon(tmp_path: Path) -> None:
+    """A socket systemd passes (LISTEN_FDS/LISTEN_PID) is handed on with LISTEN_PID naming the daemon."""
+    import socket as socketlib
+
+    listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    listener.bind(str(tmp_path / "s.sock"))
+    listener.listen()
+    report = tmp_path / "report"
+    script = (f"import os,stat; open({str(report)!r},'w').write("
+              "f\"{os.environ.get('LISTEN_PID')} {os.getpid()} {os.environ.get('LISTEN_FDNAMES')} "
+              "{stat.S_ISSOCK(os.fstat(3).st_mode)}\")")
+    # systemd's side: the socket on fd 3, and LISTEN_PID naming the supervisor (set by exec'ing it).
+    launcher = ('import os,sys; os.dup2(int(sys.argv[1]), 3); os.environ.update(LISTEN_PID=str(os.getpid()), '
+                'LISTEN_FDS="1", LISTEN_FDNAMES="executors"); os.execv(sys.executable, [sys.executable] + sys.argv[2:])')
+    proc = subprocess.run([sys.executable, "-c", launcher, str(listener.fileno()), str(SUPERVISOR), "--",
+                           sys.executable, "-c", script], pass_fds=(listener.fileno(),), timeout=10,
+                          capture_output=True, text=True, check=False)
+    listener.close()
+    assert proc.returncode == 0, proc.stderr
+    listen_pid, pid, names, is_socket = report.read_text().split()
+    assert listen_pid == pid and names == "executors" and is_socket == "True"

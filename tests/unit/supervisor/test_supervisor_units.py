@@ -274,3 +274,97 @@ def test_https_is_verified_by_default() -> None:
     insecure = hs.HttpProbe("https://127.0.0.1:5051/health", hs.HttpSettings(insecure=True))
     handler = next(h for h in insecure.opener.handlers if isinstance(h, hs.urllib.request.HTTPSHandler))
     assert handler._context.verify_mode == hs.ssl.CERT_NONE  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- registration by the leader
+
+
+@pytest.fixture
+def mesos_cluster() -> Iterator[dict[str, object]]:
+    """An agent (/state with its id) and three masters: one elected (/master/slaves answers 200),
+    two that redirect to it (307), as the real ones do."""
+    state: dict[str, object] = {"agent_id": "A-S0", "leader": 1, "slaves": [{"id": "A-S0", "active": True}],
+                                "queries": []}
+
+    def make(kind: str, index: int) -> http.server.ThreadingHTTPServer:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if kind == "agent":
+                    body = json.dumps({"id": state["agent_id"]}).encode()
+                elif index != state["leader"]:
+                    self.send_response(307)
+                    self.send_header("Location", "//leader:5050/master/slaves")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                else:
+                    state["queries"].append(self.path)  # type: ignore[union-attr]
+                    body = json.dumps({"slaves": state["slaves"]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    servers = [make("agent", -1)] + [make("master", i) for i in range(3)]
+    urls = [f"http://127.0.0.1:{s.server_address[1]}" for s in servers]
+    state["spec"] = f"registered:{urls[0]}|{','.join(urls[1:])}"
+    yield state
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_registered_probe_asks_the_elected_master(mesos_cluster: dict[str, object]) -> None:
+    probe = hs.parse_probe(str(mesos_cluster["spec"]), hs.HttpSettings())
+    assert isinstance(probe, hs.RegisteredProbe)
+    assert probe.check(2.0) == hs.ProbeResult(True, "agent A-S0 active on the elected master")
+    assert mesos_cluster["queries"] == ["/master/slaves?slave_id=A-S0"]
+    mesos_cluster["slaves"] = [{"id": "A-S0", "active": False}]
+    assert probe.check(2.0) == hs.ProbeResult(False, "agent A-S0 is not active on the elected master")
+    mesos_cluster["slaves"] = []
+    assert probe.check(2.0) == hs.ProbeResult(False, "the elected master does not list agent A-S0")
+    mesos_cluster["leader"] = 7  # nobody elected: every master redirects
+    result = probe.check(2.0)
+    assert not result.ok and result.detail.startswith("no elected master answered (HTTP 307")
+
+
+def test_registered_probe_follows_a_new_leader_and_needs_an_id(mesos_cluster: dict[str, object]) -> None:
+    probe = hs.parse_probe(str(mesos_cluster["spec"]), hs.HttpSettings())
+    mesos_cluster["leader"] = 2
+    assert probe.check(2.0).ok
+    mesos_cluster["agent_id"] = ""
+    fresh = hs.parse_probe(str(mesos_cluster["spec"]), hs.HttpSettings())
+    assert fresh.check(2.0) == hs.ProbeResult(False, "the agent has no id yet (never registered)")
+
+
+@pytest.mark.parametrize("spec", ["registered:http://a:5051", "registered:http://a:5051|", "registered:|http://m:5050"])
+def test_registered_probe_spec_needs_agent_and_masters(spec: str) -> None:
+    with pytest.raises(hs.UsageError):
+        hs.parse_probe(spec, hs.HttpSettings())
+
+
+def test_check_once_prints_the_result(mesos_cluster: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+    assert hs.main(["--check", str(mesos_cluster["spec"]), "--timeout", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["detail"] == "agent A-S0 active on the elected master"
+    mesos_cluster["slaves"] = []
+    assert hs.main(["--check", str(mesos_cluster["spec"])]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+    assert hs.main(["--check", "nonsense"]) == hs.EXIT_USAGE
+
+
+def test_socket_activation_descriptors_go_to_the_daemon() -> None:
+    env = {"LISTEN_PID": "42", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "executors:other", "PATH": "/bin"}
+    command, fds = hs.listen_fds_for_daemon(["/usr/bin/mesos-agent", "--x"], env, 42)
+    assert fds == (3, 4)
+    assert command[:3] == ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"'] and command[3:] == ["/usr/bin/mesos-agent", "--x"]
+    assert "LISTEN_PID" not in env and env["LISTEN_FDS"] == "2" and env["LISTEN_FDNAMES"] == "executors:other"
+    others = {"LISTEN_PID": "7", "LISTEN_FDS": "1"}  # passed to someone else: not ours to hand on
+    assert hs.listen_fds_for_daemon(["/bin/true"], others, 42) == (["/bin/true"], ())
+    assert others == {}

@@ -65,3 +65,37 @@ def test_mode_probe_reads_srvr_and_reports_down():
     thread.join()
     server.close()
     assert zc.mode("127.0.0.1", port, 0.5) == "down"
+
+
+def test_connections_sum_the_serving_members_only():
+    """The rolling restart waits on this sum: a member that answers without serving (no Mode) or
+    does not answer adds nothing, and how many served is reported beside it."""
+    replies = {"127.0.0.1": b"Zookeeper version: 3.8.0\nConnections: 7\nMode: leader\n",
+               "127.0.0.2": b"Zookeeper version: 3.8.0\nConnections: 4\nMode: follower\n",
+               "127.0.0.3": b"This ZooKeeper instance is not currently serving requests\n"}
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    servers, threads = [], []
+    for address, reply in replies.items():
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((address, port))
+        server.listen(1)
+        servers.append(server)
+
+        def answer(server=server, reply=reply):
+            conn, _ = server.accept()
+            assert conn.recv(4) == b"srvr"
+            conn.sendall(reply)
+            conn.close()
+
+        threads.append(threading.Thread(target=answer))
+        threads[-1].start()
+    total = zc.connections([*replies, "127.0.0.4"], port, 1.0)
+    for thread in threads:
+        thread.join()
+    for server in servers:
+        server.close()
+    assert total == (11, 2)

@@ -21,7 +21,7 @@ STATE = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY") or "/nonexistent") /
 
 @pytest.fixture(scope="session")
 def day2(tmp_path_factory: pytest.TempPathFactory) -> Day2:
-    """The scenario's state: as site.yml left it (double1 installed), or as an earlier session on
+    """The scenario's state: as site.yml left it (the current package installed), or as an earlier session on
     this cluster left it."""
     state = Day2(tmp_path_factory.mktemp("day2"))
     if STATE.is_file():

@@ -4,8 +4,8 @@ They run last in the default scenario, against the live cluster the earlier file
 (node1..node3 run ZooKeeper and a master, agent1 and agent2 an agent; zk4, zk5 and node4 are
 spares). The files depend on each other's end state, in name order:
 
-  test_10 status and refusal -> test_30 rolling restart -> test_40 upgrade (double1 -> double2,
-  a broken double3, the rollback) -> test_50 backup and restore -> test_60 remove agent2's agent
+  test_10 status and refusal -> test_30 rolling restart -> test_40 upgrade (the package to a
+  repackaged higher version, a broken one, the rollback) -> test_50 backup and restore -> test_60 remove agent2's agent
   -> test_70 replace node3 by node4 -> test_80 grow ZooKeeper to five and give agent2 its agent back.
 
 `Day2` holds what the inventory says now (groups, the Mesos package) and writes a fresh
@@ -35,11 +35,38 @@ REPORT_DIR = PROJECT / "reports" / "day2"
 UNITS = {"zookeeper": "zookeeper.service", "mesos_masters": "mesos-master.service", "mesos_agents": "mesos-agent.service"}
 
 
-def package(version: str) -> Path:
-    """The Mesos double's package file of `version` (built by tools/bootstrap.sh)."""
-    path = PACKAGES / f"aventer-mesos_1.11.0-0.{version}_all.deb"
-    assert path.is_file(), f"{path} is missing: run tools/bootstrap.sh"
+# The packages the runbook tests install: the real package the scenario was deployed with
+# (tools/bootstrap.sh's choice), and two repackagings of it made here: a higher version with the
+# same binaries (a real upgrade of the installed package) and a higher one still whose
+# libmesos.so.0 is missing (its daemons fail to start, like a bad build).
+REPACKAGED = {"upgrade": ("+mesosha1", []), "broken": ("+mesosha2", ["--broken"])}
+
+
+def _source_package() -> Path:
+    source = (PACKAGES / "mesos-source.yml").read_text(encoding="utf-8")
+    values = dict(line.split(": ", 1) for line in source.splitlines() if ": " in line and not line.startswith("#"))
+    path = Path(values.get("mesos_common_package_file", "").strip("'\""))
+    assert values.get("mesos_common_install_method") == "package_file" and path.is_file(), (
+        "the upgrade tests repackage the Mesos package file; the scenario installs from "
+        f"{values.get('mesos_common_install_method')}: set MESOS_PACKAGE_FILE (README \"Mesos in the tests\")")
     return path
+
+
+def version(kind: str) -> str:
+    """The Debian version of package(kind)."""
+    current = subprocess.run(["dpkg-deb", "-f", str(_source_package()), "Version"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    return current if kind == "current" else current + REPACKAGED[kind][0]
+
+
+def package(kind: str) -> Path:
+    """The package file of `kind`: current, upgrade or broken (made once, kept in the cache)."""
+    if kind == "current":
+        return _source_package()
+    out = subprocess.run(["bash", str(PROJECT / "tools" / "repackage-mesos.sh"), str(_source_package()), version(kind),
+                          str(PACKAGES), *REPACKAGED[kind][1]], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, f"repackaging for {kind} failed: {out.stderr}"
+    return Path(out.stdout.strip().splitlines()[-1])
 
 
 @dataclass
@@ -50,7 +77,7 @@ class Day2:
     groups: dict[str, list[str]] = field(default_factory=lambda: {
         group: sorted(members) for group, members in th.inventory_groups(str(mesos.inventory_file())).items()
         if group in UNITS})
-    package: Path = field(default_factory=lambda: package("double1"))
+    package: Path = field(default_factory=lambda: package("current"))
     runs: int = 0
 
     def inventory(self, groups: Mapping[str, list[str]] | None = None) -> Path:
@@ -135,6 +162,21 @@ def package_versions(day2: Day2) -> dict[str, str]:
     """host -> the installed Mesos package version."""
     hosts = sorted(set(day2.groups["mesos_masters"]) | set(day2.groups["mesos_agents"]))
     return {h: sh(h, "dpkg-query -W -f '${Version}' aventer-mesos") for h in hosts}
+
+
+def running_versions(day2: Day2) -> dict[str, str]:
+    """'host/master|agent' -> the package version the running daemon runs: the installed one if
+    the daemon started after the package was installed, else 'older than <installed>'. (Mesos's
+    /version reports its release only, 1.11.0, the same for every build.)"""
+    found = {}
+    for group, kind in (("mesos_masters", "master"), ("mesos_agents", "agent")):
+        for host in day2.groups[group]:
+            installed = sh(host, "dpkg-query -W -f '${Version}' aventer-mesos")
+            installed_at = int(sh(host, "stat -c %Y /var/lib/dpkg/info/aventer-mesos.list"))
+            started = sh(host, f"systemctl show -p ExecMainStartTimestamp --value --timestamp=unix mesos-{kind}")
+            started_at = int(started.lstrip("@") or 0)
+            found[f"{host}/{kind}"] = installed if started_at >= installed_at else f"older than {installed}"
+    return found
 
 
 def check_continuity(name: str, drill: failover.Drill, seen: continuity.Watch, max_handovers: int,
