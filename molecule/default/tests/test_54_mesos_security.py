@@ -417,23 +417,30 @@ def test_weak_secret_is_refused_before_any_change(variable, value, phrase, maste
 
 
 # ---------------------------------------------------------------------------- the agent's ACLs
-def test_agent_api_refuses_nested_containers(agents, framework, auth_on):
-    """The agent's default-deny ACLs: not even the operator may launch a nested container under a
-    running task's container through the agent API, as root or as the task user (without the
-    agent's --acls, Mesos allows it to any authenticated principal)."""
+def test_agent_api_refuses_nested_and_standalone_containers(agents, framework, auth_on):
+    """The agent's default-deny ACLs: not even the operator may launch a container through the
+    agent API (LAUNCH_CONTAINER), nested under a running task's container or standalone, as root or
+    as the task user. Without the agent's --acls the real agent accepts all three (HTTP 200: seen
+    when the file is removed). (The fork gates LAUNCH_NESTED_CONTAINER_SESSION apart from ACLs,
+    behind --agent_subsystems=container_exec, which the roles never set.)"""
     agent = agents[0]
     fw = framework()
     task = fw.launch(f"sleep 600 # mesos-ha-nested-{time.time_ns()}", agent=agent.name)
     fw.wait_for(task, "TASK_RUNNING", timeout=90)
     containers = mesos.get_json(agent.address, mesos.AGENT_PORT, "/containers")
-    parent = next((c["container_id"]["value"] for c in containers if c.get("executor_id") == task), None)
+    # /containers names a container by its id string (the v1 API wraps it in {"value": ...}).
+    parent = next((c["container_id"] for c in containers if c.get("executor_id") == task), None)
     assert parent, f"{agent.name}: no container for task {task} in /containers ({containers})"
-    for user in ("root", fw.user):
-        call = {"type": "LAUNCH_NESTED_CONTAINER_SESSION", "launch_nested_container_session": {
-            "container_id": {"parent": {"value": parent}, "value": f"mesos-ha-{time.time_ns()}"},
-            "command": {"value": "id", "user": user}}}
-        resp = mesos.http_post_json(agent.address, mesos.AGENT_PORT, "/api/v1", call)
-        assert resp.status == 403, f"{agent.name}: nested container as {user} answered {resp.status} {resp.body[:200]!r}"
+    resources = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                 {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}]
+    calls = {f"nested as {user}": {"container_id": {"parent": {"value": parent}, "value": f"mesos-ha-{time.time_ns()}"},
+                                   "command": {"value": "sleep 5", "user": user}} for user in ("root", fw.user)}
+    calls["standalone as root"] = {"container_id": {"value": f"mesos-ha-{time.time_ns()}"},
+                                   "command": {"value": "sleep 5", "user": "root"}, "resources": resources}
+    for what, launch in calls.items():
+        resp = mesos.http_post_json(agent.address, mesos.AGENT_PORT, "/api/v1",
+                                    {"type": "LAUNCH_CONTAINER", "launch_container": launch})
+        assert resp.status == 403, f"{agent.name}: a container {what} answered {resp.status} {resp.body[:200]!r}"
 
 
 def test_read_log_is_the_operators(masters, agents, leader, settings, mesos_secrets, auth_on):
