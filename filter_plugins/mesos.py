@@ -25,6 +25,8 @@ description:
   - mesos_agent_cgroups - the agent's cgroup flags for a layout, and why a setting cannot run there.
   - mesos_credential - a framework entry's credential (principal and secret only).
   - mesos_framework_acl - a framework entry's register_frameworks (roles) or run_tasks (users) ACL.
+  - mesos_duration_ms - a Mesos duration (C(10secs), C(500ms)) in milliseconds.
+  - mesos_zk_session_errors - Mesos hosts whose ZooKeeper session a ZooKeeper leader change would outlast.
 """
 
 
@@ -149,6 +151,8 @@ def mesos_help_flags(help_text: str) -> list[str]:
 
 # --------------------------------------------------------------------------------------- cgroups
 CGROUP_ROOT = "/sys/fs/cgroup"
+MOUNT_FLAGS = frozenset({"rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "xattr", "clone_children",
+                         "cpuset_v2_mode", "noprefix"})
 
 
 def mesos_cgroups_layout(mounts: str, pid1_cgroup: str = "") -> dict[str, Any]:
@@ -173,8 +177,8 @@ def mesos_cgroups_layout(mounts: str, pid1_cgroup: str = "") -> dict[str, Any]:
             if target not in cgroup2:
                 cgroup2.append(target)
         elif fstype == "cgroup":
-            v1.update(o for o in options if o not in ("rw", "ro", "relatime", "nosuid", "nodev", "noexec")
-                      and "=" not in o or o.startswith("name="))
+            # The controllers are among the mount options; named hierarchies (name=systemd) are none.
+            v1.update(o for o in options if "=" not in o and o not in MOUNT_FLAGS)
     if CGROUP_ROOT in cgroup2:
         layout = "v2"
     elif v1 and cgroup2:
@@ -188,7 +192,7 @@ def mesos_cgroups_layout(mounts: str, pid1_cgroup: str = "") -> dict[str, Any]:
         parts = line.split(":", 2)
         if len(parts) == 3 and parts[1] == "name=systemd":
             systemd_root = parts[2].strip() in ("/", "/init.scope")
-    return {"layout": layout, "v1_controllers": sorted(c for c in v1 if not c.startswith("name=")),
+    return {"layout": layout, "v1_controllers": sorted(v1),
             "cgroup2_mounts": cgroup2, "systemd_owns_root": systemd_root}
 
 
@@ -271,6 +275,50 @@ def mesos_framework_acl(entry: Mapping[str, Any], kind: str) -> dict[str, Any]:
             kind: {"values": list(values)} if values else {"type": "ANY"}}
 
 
+_DURATION_UNITS_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "secs": 1e3, "mins": 60e3, "hrs": 3600e3,
+                      "days": 86400e3, "weeks": 604800e3}
+
+
+def mesos_duration_ms(text: Any) -> float:
+    """'10secs' -> 10000.0, as Mesos parses durations (a number and one of its units)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|secs|mins|hrs|days|weeks)\s*", str(text))
+    if not match:
+        raise ValueError(f"'{text}' is not a Mesos duration (a number and ns, us, ms, secs, mins, hrs, days or weeks)")
+    return float(match.group(1)) * _DURATION_UNITS_MS[match.group(2)]
+
+
+def mesos_zk_session_errors(sessions: Mapping[str, Any], zookeeper: Mapping[str, Any]) -> list[str]:
+    """Why a ZooKeeper leader change could expire the Mesos hosts' sessions, per host.
+
+    sessions: host -> its mesos_common_zk_session_timeout (a Mesos duration). zookeeper: the
+    ensemble's timing (tick_ms, init_limit, sync_limit, margin_ms), as the zookeeper role read it.
+    A leader change takes up to (syncLimit + initLimit) x tickTime + margin; a session timeout
+    not above that expires every master's session at once (a failover cascade), and ZooKeeper
+    clamps session timeouts to 2-20 ticks.
+    """
+    tick = int(zookeeper["tick_ms"])
+    bound = (int(zookeeper["sync_limit"]) + int(zookeeper["init_limit"])) * tick + int(zookeeper["margin_ms"])
+    formula = (f"(zookeeper_sync_limit {zookeeper['sync_limit']} + zookeeper_init_limit {zookeeper['init_limit']}) x "
+               f"zookeeper_tick_time_ms {tick} + zookeeper_election_margin_ms {zookeeper['margin_ms']} = {bound} ms")
+    errors = []
+    for host, value in sorted(sessions.items()):
+        try:
+            session = mesos_duration_ms(value)
+        except ValueError as exc:
+            errors.append(f"{host}: mesos_common_zk_session_timeout: {exc}.")
+            continue
+        if session <= bound:
+            errors.append(f"{host}: mesos_common_zk_session_timeout is '{value}' ({session:g} ms), not above the time a "
+                          f"ZooKeeper leader change can take, {formula}: losing the ZooKeeper leader would expire "
+                          f"every Mesos master's session at once and fail Mesos over too. Raise "
+                          f"mesos_common_zk_session_timeout above {bound} ms, or lower the ZooKeeper limits or tickTime.")
+        elif not 2 * tick <= session <= 20 * tick:
+            errors.append(f"{host}: mesos_common_zk_session_timeout is '{value}' ({session:g} ms), outside the 2-20 ticks "
+                          f"({2 * tick}-{20 * tick} ms) ZooKeeper grants with zookeeper_tick_time_ms {tick}: the server "
+                          f"would clamp it. Keep it within that range.")
+    return errors
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -287,4 +335,6 @@ class FilterModule:
             "mesos_agent_cgroups": mesos_agent_cgroups,
             "mesos_credential": mesos_credential,
             "mesos_framework_acl": mesos_framework_acl,
+            "mesos_duration_ms": mesos_duration_ms,
+            "mesos_zk_session_errors": mesos_zk_session_errors,
         }

@@ -148,5 +148,10 @@ for i in "${!names[@]}"; do
   if [ "${results[$i]}" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 echo "total: ${SECONDS}s"
+# The failing tests' names last, so a CI excerpt that keeps only the end still says what broke.
+for i in "${!names[@]}"; do
+  [ "${results[$i]}" = PASS ] && continue
+  grep -hoE '(FAILED|ERROR) [^ "]+::[^ "]+' "$logs/${names[$i]//[:\/]/_}.log" 2>/dev/null | sort -u | sed "s/^/${names[$i]}: /"
+done
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

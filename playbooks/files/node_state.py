@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -98,8 +99,9 @@ def zk_state(host: str, port: int) -> dict:
     if reply is None:
         return {"mode": "down"}
     fields = dict(line.split(": ", 1) for line in reply.splitlines() if ": " in line)
-    return {"mode": fields.get("Mode", "not serving"), "version": fields.get("Zookeeper version", "").split(",")[0],
-            "zxid": fields.get("Zxid", "")}
+    # Debian's build leaves a Maven placeholder in the version: '3.8.0-${mvngit.commit.id}'.
+    version = re.sub(r"-\$\{[^}]*\}$", "", fields.get("Zookeeper version", "").split(",")[0])
+    return {"mode": fields.get("Mode", "not-serving"), "version": version, "zxid": fields.get("Zxid", "")}
 
 
 def http_get(url: str, auth: tuple[str, str] | None, ca_file: str | None) -> tuple[int, dict, dict]:

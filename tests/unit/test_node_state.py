@@ -75,3 +75,13 @@ def test_http_get_keeps_redirects_and_sends_basic_auth() -> None:
         assert body["auth"] == "Basic b3BzOnMzY3JldA=="
     finally:
         server.shutdown()
+
+
+def test_zk_version_drops_debians_unexpanded_placeholder(monkeypatch) -> None:
+    """Debian's zookeeper says '3.8.0-${mvngit.commit.id}'; the report shows the release (the
+    package version is reported beside it)."""
+    monkeypatch.setattr(node_state, "four_letter", lambda *args: (
+        "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-04-07 12:54 UTC\nMode: leader\n"))
+    assert node_state.zk_state("127.0.0.1", 2181)["version"] == "3.8.0"
+    monkeypatch.setattr(node_state, "four_letter", lambda *args: "This ZooKeeper instance is not currently serving\n")
+    assert node_state.zk_state("127.0.0.1", 2181)["mode"] == "not-serving"

@@ -92,6 +92,7 @@ class Case:
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_vars: dict[str, Any] = field(default_factory=dict)
     setup: Callable[[], Callable[[], None]] | None = None
+    secret: str = ""  # a value no failure message may show
 
 
 def map_loopback_name() -> Callable[[], None]:
@@ -137,6 +138,35 @@ CASES = {
     "systemd-support-forced-on-hybrid": Case(scenario_groups(), ["mesos_agent_systemd_enable_support is true",
                                                                 "hybrid cgroup host", "set it to auto"],
                                              extra_vars={"mesos_agent_systemd_enable_support": True}),
+    # Secrets: the message names the variable and the rule, never the value.
+    "operator-secret-default-looking": Case(scenario_groups(), ["mesos_common_operator_secret", "looks like a default password"],
+                                            extra_vars={"mesos_common_operator_secret": "changeme"}, secret="changeme"),
+    "agent-secret-empty": Case(scenario_groups(), ["mesos_common_agent_secret", "is empty"],
+                               extra_vars={"mesos_common_agent_secret": ""}),
+    "zk-password-short": Case(scenario_groups(), ["mesos_common_zk_password", "use at least 16"],
+                              extra_vars={"mesos_common_zk_password": "short-1"}, secret="short-1"),
+    "framework-tasks-as-root": Case(scenario_groups(), ["mesos_common_frameworks[0].users lists root"],
+                                    extra_vars={"mesos_common_frameworks": [{"principal": "fw", "secret": "Xq7vL2pZ9mWc4RtY8nBdK3",
+                                                                             "users": ["root"]}]}),
+    "task-user-root": Case(scenario_groups(), ["mesos_agent_task_users", "no root"],
+                           extra_vars={"mesos_agent_task_users": ["root"]}),
+    "single-master": Case(scenario_groups(mesos_masters=["node1"]), ["mesos_masters group has 1 member",
+                                                                    "mesos_master_allow_non_ha"]),
+    "quorum-not-a-majority": Case(scenario_groups(), ["mesos_master_quorum is 1 for 3 masters", "must be a majority"],
+                                  extra_vars={"mesos_master_quorum": 1}),
+    "metrics-rate-limit-unparsable": Case(scenario_groups(), ["mesos_common_metrics_rate_limit is 'plenty'", "20/1secs"],
+                                          extra_vars={"mesos_common_metrics_rate_limit": "plenty"}),
+    # The masters' own session timeout against the ZooKeeper ensemble's election bound (9 s here).
+    "zk-session-below-zookeeper-election": Case(scenario_groups(), [
+        "node1: mesos_common_zk_session_timeout is '5secs'", "= 9000 ms", "Raise mesos_common_zk_session_timeout above 9000 ms"],
+        extra_vars={"mesos_common_zk_session_timeout": "5secs"}),
+    # A wrong type is named by the argument spec (variable, value, expected type), not a traceback.
+    "wrong-type": Case(scenario_groups(), ["zookeeper_tick_time_ms", "'fast'", "int"],
+                       extra_vars={"zookeeper_tick_time_ms": "fast"}),
+    # A role-prefixed name no role declares: a warning, refused with mesos_ha_strict_variables.
+    "misspelled-role-variable-strict": Case(scenario_groups(), ["'zookeper_client_port'", "did you mean 'zookeeper_client_port'?",
+                                                              "mesos_ha_strict_variables is true"],
+                                            extra_vars={"zookeper_client_port": 2182, "mesos_ha_strict_variables": True}),
     "hostname-resolves-to-loopback": Case(
         scenario_groups(), ["node1", "mesos_common_hostname", f"'{LOOPBACK_NAME}'", "resolves to '127.0.1.1'",
                             "Fix DNS or /etc/hosts", "set mesos_common_hostname"],
@@ -182,3 +212,16 @@ def test_bad_input_is_rejected_before_any_change(case_id: str, tmp_path: Path, u
             undo()
     assert_stopped_in_preflight(run)
     assert_message(run, case.phrases)
+    if case.secret:
+        assert not any(case.secret in m for m in run.failure_messages()), "a failure message shows the secret"
+
+
+def test_a_misspelled_role_variable_is_named_without_strict_mode(tmp_path: Path, unchanged):
+    """Without mesos_ha_strict_variables the same typo warns (with the nearest name) and the run goes on."""
+    inventory = mesos.write_inventory(tmp_path, scenario_groups())
+    run = mesos.run_playbook(PREFLIGHT, inventory, {"zookeper_client_port": 2182})
+    assert run.rc == 0, run.summary()
+    warned = [r.get("msg") for t in run.tasks if t.name == "Preflight | Warn about variables no role declares"
+              for r in t.results.values()]
+    assert any("'zookeper_client_port'" in " ".join(m) and "did you mean 'zookeeper_client_port'?" in " ".join(m)
+               for m in warned if m), run.summary()

@@ -188,3 +188,28 @@ def test_framework_acls_and_credentials() -> None:
     assert mesos.mesos_framework_acl({"principal": "p"}, "roles") == {"principals": {"values": ["p"]}, "roles": {"type": "ANY"}}
     with pytest.raises(ValueError):
         mesos.mesos_framework_acl(entry, "hosts")
+
+
+@pytest.mark.parametrize(("text", "ms"), [("10secs", 10000.0), ("500ms", 500.0), ("1mins", 60000.0), ("2.5secs", 2500.0)])
+def test_mesos_durations(text: str, ms: float) -> None:
+    assert mesos.mesos_duration_ms(text) == ms
+
+
+def test_a_bad_duration_names_the_syntax() -> None:
+    with pytest.raises(ValueError, match="not a Mesos duration"):
+        mesos.mesos_duration_ms("10s")
+
+
+ZK_TIMING = {"tick_ms": "1000", "init_limit": "5", "sync_limit": "2", "margin_ms": "2000"}
+
+
+def test_sessions_must_outlast_a_zookeeper_leader_change() -> None:
+    """The masters' real --zk_session_timeout against the ensemble's election bound (9000 ms here)."""
+    assert mesos.mesos_zk_session_errors({"node1": "10secs", "agent1": "20secs"}, ZK_TIMING) == []
+    errors = mesos.mesos_zk_session_errors({"node1": "5secs", "node2": "10secs"}, ZK_TIMING)
+    assert len(errors) == 1 and errors[0].startswith("node1: mesos_common_zk_session_timeout is '5secs' (5000 ms)")
+    assert "= 9000 ms" in errors[0] and "Raise mesos_common_zk_session_timeout above 9000 ms" in errors[0]
+    assert mesos.mesos_zk_session_errors({"node1": "9secs"}, ZK_TIMING)  # equal is not enough
+    clamped = mesos.mesos_zk_session_errors({"node1": "30secs"}, ZK_TIMING)
+    assert "outside the 2-20 ticks (2000-20000 ms)" in clamped[0]
+    assert "is not a Mesos duration" in mesos.mesos_zk_session_errors({"node1": "ten"}, ZK_TIMING)[0]
