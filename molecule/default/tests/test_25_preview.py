@@ -72,7 +72,7 @@ def test_preview_shows_the_changes_and_planned_restarts_and_changes_nothing(mast
 
     zk_restarts = changed_in_order(run, "Restart member | Restart ")
     assert len(zk_restarts) == len(zk_modes) and zk_restarts[-1].endswith(zk_leader), zk_restarts
-    master_restarts = changed_in_order(run, "Restart one | Restart the master on ")
+    master_restarts = changed_in_order(run, "Restart master | Restart the master on ")
     assert len(master_restarts) == len(masters) and master_restarts[-1].endswith(leader), master_restarts
     agent_restarts = changed_in_order(run, "Restart batch | Restart the agents ")
     assert {a.name for a in agents} <= set(" ".join(agent_restarts).replace(",", " ").split()), agent_restarts

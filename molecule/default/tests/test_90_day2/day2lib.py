@@ -192,5 +192,29 @@ def check_continuity(name: str, drill: failover.Drill, seen: continuity.Watch, m
                                                         indent=2, sort_keys=True, default=str), encoding="utf-8")
     table = continuity.summary_table(report)
     (REPORT_DIR / f"{name}.txt").write_text(table + "\n", encoding="utf-8")
-    assert not problems, "\n".join(problems) + "\n" + table
+    if problems:
+        journal = masters_journal(seen)
+        (REPORT_DIR / f"{name}-masters-journal.txt").write_text(journal + "\n", encoding="utf-8")
+        raise AssertionError("\n".join(problems) + "\n" + table + "\nWhat the masters logged meanwhile:\n" + journal)
     return report
+
+
+# What a master logs when it wins or loses the election, or exits: enough to tell why a
+# leaderless window lasted longer than one handover (an elected master that exits at once, a
+# registry that does not recover, ...).
+JOURNAL_PATTERN = ("Elected as the leading master|The newly elected leader|Recovery failed|committing suicide|"
+                   "Registrar aborting|Writer started|Successfully recovered registrar|Check failed|"
+                   "Main process exited|Failed to recover|demoted")
+
+
+def masters_journal(seen: continuity.Watch) -> str:
+    """The masters' election and exit lines of the journal while `seen` observed them."""
+    lines = []
+    for node in seen.cluster.masters:
+        try:
+            found = sh(node.name, f"journalctl -u mesos-master --since @{int(seen.started_at)} -o short-precise "
+                                  f"--no-pager | grep -E '{JOURNAL_PATTERN}' | tail -n 20", check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            found = f"(journal not readable: {exc})"
+        lines += [f"{node.name}: {line}"[:400] for line in found.splitlines()] or [f"{node.name}: (nothing)"]
+    return "\n".join(lines)
